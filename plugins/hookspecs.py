@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         ConnectedDestination,
         Credentials,
         Destination,
+        Pacer,
         Post,
         PublishOutcome,
         Sandbox,
@@ -121,6 +122,7 @@ def publish_step(  # type: ignore[empty-body]
     handle: Mapping[str, object],
     credentials: Credentials,
     settings: Mapping[str, str],
+    pacer: Pacer,
 ) -> PublishOutcome:
     """Take the next step of publishing ``post`` to ``destination``.
 
@@ -148,6 +150,7 @@ def publish_step(  # type: ignore[empty-body]
     :param credentials: the destination's current tokens (refreshed first
         when they were near expiry).
     :param settings: this channel's settings, keyed by ``SettingSpec.key``.
+    :param pacer: shared call budgets for the platform's rate limits.
     """
 
 
@@ -159,6 +162,7 @@ def poll_publish(  # type: ignore[empty-body]
     handle: Mapping[str, object],
     credentials: Credentials,
     settings: Mapping[str, str],
+    pacer: Pacer,
 ) -> PublishOutcome:
     """Read the platform's state of a ``WAITING`` or ``HANDED_OFF`` publish.
 
@@ -179,6 +183,7 @@ def poll_publish(  # type: ignore[empty-body]
     :param handle: the stored handle of the latest outcome.
     :param credentials: the destination's current tokens.
     :param settings: this channel's settings.
+    :param pacer: shared call budgets for the platform's rate limits.
     """
 
 
@@ -190,6 +195,7 @@ def reconcile_publish(  # type: ignore[empty-body]
     handle: Mapping[str, object],
     credentials: Credentials,
     settings: Mapping[str, str],
+    pacer: Pacer,
 ) -> PublishOutcome | None:
     """Find out what a ``publish_step`` interrupted mid-call achieved.
 
@@ -210,6 +216,7 @@ def reconcile_publish(  # type: ignore[empty-body]
     :param handle: the handle the interrupted step was called with.
     :param credentials: the destination's current tokens.
     :param settings: this channel's settings.
+    :param pacer: shared call budgets for the platform's rate limits.
     """
 
 

@@ -22,6 +22,7 @@ from .types import (
     ConnectedDestination,
     Credentials,
     Destination,
+    Pacer,
     Post,
     PublishOutcome,
     Sandbox,
@@ -155,25 +156,25 @@ class Channels:
 
     def publish_step(
         self, channel: str, *, destination: Destination, post: Post,
-        handle: Mapping[str, object], credentials: Credentials,
+        handle: Mapping[str, object], credentials: Credentials, pacer: Pacer,
     ) -> PublishOutcome:
         return self._checked_outcome(channel, "publish_step", destination=destination, post=post,
-                                     handle=handle, credentials=credentials)
+                                     handle=handle, credentials=credentials, pacer=pacer)
 
     def poll_publish(
         self, channel: str, *, destination: Destination, post: Post,
-        handle: Mapping[str, object], credentials: Credentials,
+        handle: Mapping[str, object], credentials: Credentials, pacer: Pacer,
     ) -> PublishOutcome:
         return self._checked_outcome(channel, "poll_publish", destination=destination, post=post,
-                                     handle=handle, credentials=credentials)
+                                     handle=handle, credentials=credentials, pacer=pacer)
 
     def reconcile_publish(
         self, channel: str, *, destination: Destination, post: Post,
-        handle: Mapping[str, object], credentials: Credentials,
+        handle: Mapping[str, object], credentials: Credentials, pacer: Pacer,
     ) -> PublishOutcome | None:
         """What the platform shows of an interrupted step; ``None``: it cannot tell."""
         result = self._operation(channel, "reconcile_publish", destination=destination, post=post,
-                                 handle=handle, credentials=credentials,
+                                 handle=handle, credentials=credentials, pacer=pacer,
                                  settings=self.settings_for(channel))
         if result is not None and not isinstance(result, PublishOutcome):
             raise PluginContractError(f"{channel}: reconcile_publish returned {type(result).__name__}")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from marshmallow import Schema
@@ -295,6 +295,25 @@ class PublishOutcome:
     platform_code: str | None = None
 
 
+class Pacer(Protocol):
+    """Shared call budgets, so a plugin can respect a platform's rate limits.
+
+    The core passes one backed by Redis (shared by every worker); the test
+    kit has an in-memory one. Buckets are the plugin's own names; include
+    what the limit is per (a token hash, an account id).
+    """
+
+    def reserve(self, bucket: str, *, limit: int, period_s: float) -> float:
+        """Take one call from ``bucket`` (at most ``limit`` calls per ``period_s``).
+
+        :return: ``0.0`` when the call was reserved and may go now; otherwise
+            the seconds to wait before asking again (nothing was reserved).
+            Delay the work by that much (raise
+            :class:`~plugins.errors.RateLimited` with it), never fail it.
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """A platform emulator a plugin ships for development and tests.
@@ -321,6 +340,7 @@ __all__ = [
     "MediaItem",
     "MediaKind",
     "MediaRules",
+    "Pacer",
     "Post",
     "PublishOutcome",
     "PublishState",

@@ -120,3 +120,22 @@ def expired_credentials() -> Credentials:
 
     return Credentials(access_token="expired", refresh_token="refresh",
                        expires_at=datetime.now(UTC) - timedelta(hours=1))
+
+
+class LocalPacer:
+    """An in-memory :class:`~plugins.types.Pacer` (sliding window) for tests."""
+
+    def __init__(self, clock: Any = None) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self._calls: dict[str, list[float]] = {}
+
+    def reserve(self, bucket: str, *, limit: int, period_s: float) -> float:
+        now = self._clock()
+        calls = [t for t in self._calls.get(bucket, []) if t > now - period_s]
+        self._calls[bucket] = calls
+        if len(calls) < limit:
+            calls.append(now)
+            return 0.0
+        return max(calls[0] + period_s - now, 0.001)
