@@ -1,0 +1,84 @@
+"""Project flavours of flask-smorest's ``Api`` and ``Blueprint``, and the problem schema.
+
+Every documented error is ``application/problem+json`` with :class:`ProblemSchema`.
+"""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Api as BaseApi
+from flask_smorest import Blueprint as BaseBlueprint
+from flask_smorest.utils import prepare_response
+
+from .config import API_PREFIX
+from .errors import PROBLEM_CONTENT_TYPE, _from_http_exception
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem document."""
+
+    type = ma.fields.String(required=True, metadata={"example": "https://markaestro.dev/problems/not-found"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String(required=True)
+    code = ma.fields.String(required=True, metadata={"description": "stable snake_case error code"})
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+                            metadata={"description": "field → messages, on validation failures"})
+    requestId = ma.fields.String(allow_none=True)
+
+
+class Api(BaseApi):
+    """flask-smorest's Api speaking problem+json for every error."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: Any) -> Any:
+        return _from_http_exception(error)
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_CONTENT_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+
+class Blueprint(BaseBlueprint):
+    """A blueprint mounted under the public API prefix, documenting common errors."""
+
+    def __init__(self, name: str, import_name: str, url_prefix: str, **kwargs: Any) -> None:
+        super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)
+
+    def errors(self, *statuses: int) -> Any:
+        """Document ``statuses`` (plus 401, 429 and 503, which any route can give)."""
+
+        def decorator(func: Any) -> Any:
+            for status in sorted({*statuses, 401, 429, 503}):
+                func = self.alt_response(status, response=http.HTTPStatus(status).name)(func)
+            return func
+
+        return decorator
+
+
+API_SETTINGS = {
+    "API_TITLE": "Markaestro public API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": API_PREFIX,
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "API_SPEC_OPTIONS": {
+        "info": {"description": "Publish images and videos to Facebook Pages, Instagram, LinkedIn and TikTok. "
+                                "Idempotency keys are kept for at least 24 hours."},
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    },
+}

@@ -1,0 +1,15 @@
+"""The public API's resources, registered in order."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..extensions import Api
+
+MODULES = ("products",)
+
+
+def register_blueprints(api: Api) -> None:
+    for name in MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        api.register_blueprint(module.blp)

@@ -1,0 +1,1 @@
+"""Business logic. Every service takes a SQLAlchemy session; none reads Flask globals."""
