@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, channels, config, db_session, request_ids
+from . import auth, channels, config, db_session, hosting, idempotency, ratelimit, request_ids
 from .errors import register_error_handlers
 from .extensions import API_SETTINGS, Api
 
@@ -36,6 +36,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: tuple[obje
     db_session.init_app(app)
     channels.init_app(app, plugins)
     auth.init_app(app)
+    ratelimit.init_app(app)
+    idempotency.init_app(app)
+    hosting.init_app(app)
     _init_api(app)
     return app
 
