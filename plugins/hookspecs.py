@@ -30,7 +30,6 @@ post). Reading state, polling and re-sending bytes to an upload URL the
 platform handed back are not creating calls.
 """
 
-# ruff: noqa: ARG001
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -2,7 +2,8 @@
 
 Registered by :func:`plugins.manager.create_plugin_manager` on every manager.
 Channel plugins add only what their :class:`~plugins.types.ChannelRules` and
-options schema cannot express.
+options schema cannot express. Every message names the rule's limit and the
+value seen.
 """
 
 from __future__ import annotations
@@ -41,40 +42,51 @@ def _count_violations(name: str, rules: ChannelRules, media: tuple[MediaItem, ..
     videos = total - images
     minimum = 0 if rules.text_only and total == 0 else max(rules.min_items, 0 if rules.text_only else 1)
     if total < minimum:
-        yield Violation(MEDIA_FIELD, "min_items", f"{name} needs at least {_plural(minimum, 'media item')}; got {total}", minimum, total)
+        message = f"{name} needs at least {_plural(minimum, 'media item')}; got {total}"
+        yield Violation(MEDIA_FIELD, "min_items", message, minimum, total)
     if total > rules.max_items:
-        yield Violation(MEDIA_FIELD, "max_items", f"{name} accepts at most {_plural(rules.max_items, 'media item')}; got {total}", rules.max_items, total)
+        message = f"{name} accepts at most {_plural(rules.max_items, 'media item')}; got {total}"
+        yield Violation(MEDIA_FIELD, "max_items", message, rules.max_items, total)
     if images > rules.max_images:
-        yield Violation(MEDIA_FIELD, "max_images", f"{name} accepts at most {_plural(rules.max_images, 'image')} per post; got {images}", rules.max_images, images)
+        message = f"{name} accepts at most {_plural(rules.max_images, 'image')} per post; got {images}"
+        yield Violation(MEDIA_FIELD, "max_images", message, rules.max_images, images)
     if videos > rules.max_videos:
-        yield Violation(MEDIA_FIELD, "max_videos", f"{name} accepts at most {_plural(rules.max_videos, 'video')} per post; got {videos}", rules.max_videos, videos)
+        message = f"{name} accepts at most {_plural(rules.max_videos, 'video')} per post; got {videos}"
+        yield Violation(MEDIA_FIELD, "max_videos", message, rules.max_videos, videos)
     if images and videos and not rules.mixed_media:
-        yield Violation(MEDIA_FIELD, "mixed_media", f"{name} does not mix images and videos in one post; got {_plural(images, 'image')} and {_plural(videos, 'video')}", False, True)
+        got = f"{_plural(images, 'image')} and {_plural(videos, 'video')}"
+        yield Violation(MEDIA_FIELD, "mixed_media", f"{name} does not mix images and videos in one post; got {got}",
+                        False, True)
 
 
 def _caption_violations(name: str, rules: ChannelRules, caption: str) -> Iterator[Violation]:
-    if len(caption) > rules.caption_max_length:
-        yield Violation("caption", "caption_max_length", f"{name} captions are at most {rules.caption_max_length} characters; got {len(caption)}", rules.caption_max_length, len(caption))
-    hashtags = len(HASHTAG.findall(caption))
-    if rules.max_hashtags is not None and hashtags > rules.max_hashtags:
-        yield Violation("caption", "max_hashtags", f"{name} captions have at most {rules.max_hashtags} hashtags; got {hashtags}", rules.max_hashtags, hashtags)
-    mentions = len(MENTION.findall(caption))
-    if rules.max_mentions is not None and mentions > rules.max_mentions:
-        yield Violation("caption", "max_mentions", f"{name} captions have at most {rules.max_mentions} @mentions; got {mentions}", rules.max_mentions, mentions)
+    limit = rules.caption_max_length
+    if len(caption) > limit:
+        message = f"{name} captions are at most {limit} characters; got {len(caption)}"
+        yield Violation("caption", "caption_max_length", message, limit, len(caption))
+    for rule, pattern, noun, cap in (("max_hashtags", HASHTAG, "hashtags", rules.max_hashtags),
+                                     ("max_mentions", MENTION, "@mentions", rules.max_mentions)):
+        count = len(pattern.findall(caption))
+        if cap is not None and count > cap:
+            yield Violation("caption", rule, f"{name} captions have at most {cap} {noun}; got {count}", cap, count)
 
 
 def _media_violations(name: str, rules: ChannelRules, item: MediaItem) -> Iterator[Violation]:
+    kind = item.kind.value
     kind_rules = rules.image if item.kind == MediaKind.IMAGE else rules.video
     if kind_rules is None:
-        yield _media(item, "media_kind", f"{name} does not accept {item.kind.value}s; {item.id} is a {item.kind.value}", None, item.kind.value)
+        yield _media(item, "media_kind", f"{name} does not accept {kind}s; {item.id} is a {kind}", None, kind)
         return
     if item.mime_type not in kind_rules.mime_types:
-        accepted = ", ".join(sorted(kind_rules.mime_types))
-        yield _media(item, "mime_type", f"{name} accepts {item.kind.value}s of type {accepted}; {item.id} is {item.mime_type}", sorted(kind_rules.mime_types), item.mime_type)
-    yield from _range(name, item, "bytes", item.size_bytes, kind_rules.min_bytes, kind_rules.max_bytes, "size", " bytes")
-    yield from _range(name, item, "width", item.width, kind_rules.min_width, kind_rules.max_width, "width", " px")
-    yield from _range(name, item, "height", item.height, kind_rules.min_height, kind_rules.max_height, "height", " px")
-    yield from _range(name, item, "duration_s", item.duration_s, kind_rules.min_duration_s, kind_rules.max_duration_s, "duration", " s")
+        accepted = sorted(kind_rules.mime_types)
+        message = f"{name} accepts {kind}s of type {', '.join(accepted)}; {item.id} is {item.mime_type}"
+        yield _media(item, "mime_type", message, accepted, item.mime_type)
+    r = kind_rules
+    yield from _range(name, item, "bytes", item.size_bytes, (r.min_bytes, r.max_bytes), ("size", " bytes"))
+    yield from _range(name, item, "width", item.width, (r.min_width, r.max_width), ("width", " px"))
+    yield from _range(name, item, "height", item.height, (r.min_height, r.max_height), ("height", " px"))
+    yield from _range(name, item, "duration_s", item.duration_s, (r.min_duration_s, r.max_duration_s),
+                      ("duration", " s"))
     yield from _aspect_violations(name, item, kind_rules)
 
 
@@ -84,14 +96,18 @@ def _media(item: MediaItem, rule: str, message: str, limit: object, value: objec
 
 def _range(
     name: str, item: MediaItem, rule: str, value: float | None,
-    low: float | None, high: float | None, label: str, unit: str,
+    bounds: tuple[float | None, float | None], words: tuple[str, str],
 ) -> Iterator[Violation]:
     if value is None:
         return
+    (low, high), (label, unit) = bounds, words
+    subject = f"{'an' if item.kind == MediaKind.IMAGE else 'a'} {item.kind.value} {label}"
+    seen = f"{item.id} has {_num(value)}{unit}"
     if low is not None and value < low:
-        yield _media(item, f"min_{rule}", f"{name} needs a {item.kind.value} {label} of at least {_num(low)}{unit}; {item.id} has {_num(value)}{unit}", low, value)
+        yield _media(item, f"min_{rule}", f"{name} needs {subject} of at least {_num(low)}{unit}; {seen}", low, value)
     if high is not None and value > high:
-        yield _media(item, f"max_{rule}", f"{name} accepts a {item.kind.value} {label} of at most {_num(high)}{unit}; {item.id} has {_num(value)}{unit}", high, value)
+        yield _media(item, f"max_{rule}", f"{name} accepts {subject} of at most {_num(high)}{unit}; {seen}",
+                     high, value)
 
 
 def _num(value: float) -> str:
@@ -105,7 +121,9 @@ def _aspect_violations(name: str, item: MediaItem, rules: MediaRules) -> Iterato
     low, high = rules.min_aspect_ratio, rules.max_aspect_ratio
     if (low is not None and ratio < low - 1e-3) or (high is not None and ratio > high + 1e-3):
         allowed = f"{_num(low) if low is not None else '0'}:1 to {_num(high) if high is not None else 'any'}:1"
-        yield _media(item, "aspect_ratio", f"{name} accepts {item.kind.value} aspect ratios from {allowed}; {item.id} is {item.width}x{item.height} ({ratio:.2f}:1)", [low, high], round(ratio, 4))
+        seen = f"{item.id} is {item.width}x{item.height} ({ratio:.2f}:1)"
+        message = f"{name} accepts {item.kind.value} aspect ratios from {allowed}; {seen}"
+        yield _media(item, "aspect_ratio", message, [low, high], round(ratio, 4))
 
 
 def _option_violations(channel: ChannelSpec, post: Post) -> Iterator[Violation]:
