@@ -13,6 +13,7 @@ platforms.md §4.1]. Injectable faults (``SandboxState.inject``):
 ``pending_shares``  403 ``spam_risk_too_many_pending_share``
 ``slow:<seconds>``  handled normally, answered after ``<seconds>``
 ``error:<code>:<http>`` any other TikTok code
+``none``            no fault (to fail a later call: ``none`` then the fault)
 =================== ===========================================================
 """
 
@@ -85,7 +86,7 @@ def authenticate(scope: str | None = None) -> Token:
 def apply_fault(endpoint: str) -> Response | None:
     """Take the next injected fault of ``endpoint``: an answer to send, or ``None``."""
     fault = state().take_fault(endpoint)
-    if fault is None:
+    if fault is None or fault == "none":
         return None
     if fault.startswith("slow:"):
         g.sandbox_delay_s = float(fault.split(":", 1)[1])
