@@ -38,6 +38,10 @@ class PublishTarget(Base):
     ``handle`` is the channel plugin's state, holding every platform id
     obtained; ``step_in_flight`` is set (committed) before a creating call
     and cleared with the result, so a crash in between is detectable.
+    ``phase`` is the hook called next (``step``: ``publish_step``, ``poll``:
+    ``poll_publish``); ``retry_safe`` is the last ``CONTINUE``'s promise
+    that the next step creates nothing; ``attempt`` counts retries of the
+    current step (backoff).
     """
 
     __tablename__ = "publish_targets"
@@ -54,6 +58,9 @@ class PublishTarget(Base):
     error: Mapped[dict[str, Any] | None]
     handle: Mapped[dict[str, Any]] = mapped_column(default=dict)
     step_in_flight: Mapped[str | None] = mapped_column(String(30))
+    phase: Mapped[str] = mapped_column(String(10), default="step")
+    retry_safe: Mapped[bool] = mapped_column(default=False)
+    attempt: Mapped[int] = mapped_column(default=0)
     next_check_at: Mapped[datetime | None]
     deadline_at: Mapped[datetime | None]
     updated_at: Mapped[updated_at]
