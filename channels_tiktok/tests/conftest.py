@@ -23,7 +23,7 @@ CLIENT_KEY, CLIENT_SECRET = "sbx_client_key", "sbx_client_secret"
 def serve(app: Callable[..., Any]) -> tuple[BaseWSGIServer, str]:
     """Serve ``app`` on a free 127.0.0.1 port in a daemon thread."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
