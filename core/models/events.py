@@ -26,6 +26,8 @@ class Event(Base):
 
 
 class WebhookEndpoint(Base):
+    """A customer URL receiving events; ``disabled_reason`` is a stable code when disabled."""
+
     __tablename__ = "webhook_endpoints"
 
     id: Mapped[str_id]
@@ -36,7 +38,8 @@ class WebhookEndpoint(Base):
     secret: Mapped[str] = mapped_column(Text)  # Fernet-encrypted ``whsec_...``
     status: Mapped[str] = mapped_column(String(20), default="enabled")
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
-    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]  # first failure since the last success
     created_at: Mapped[created_at]
 
 
@@ -49,7 +52,9 @@ class WebhookDelivery(Base):
     id: Mapped[str_id]
     endpoint_id: Mapped[str] = mapped_column(String(64), ForeignKey("webhook_endpoints.id"), index=True)
     event_id: Mapped[str] = mapped_column(String(64), ForeignKey("events.id"))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, delivered, failed, cancelled
     attempts: Mapped[list[Any]] = mapped_column(default=list)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    series_attempts: Mapped[int] = mapped_column(default=0)  # attempts since creation or the last manual retry
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)  # due time, or lease while in flight
+    delivered_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
