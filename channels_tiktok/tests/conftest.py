@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import channels_tiktok
 import pytest
 from channels_tiktok.sandbox import SandboxConfig, SandboxState, create_app, sandbox_state
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+import channels_tiktok
 from plugins.manager import Channels, create_plugin_manager
 from plugins.testing import LocalPacer, make_post
 from plugins.types import Credentials, Destination, MediaItem, MediaKind, Post
-from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Request, Response
 
 CLIENT_KEY, CLIENT_SECRET = "sbx_client_key", "sbx_client_secret"
 

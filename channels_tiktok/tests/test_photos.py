@@ -6,6 +6,7 @@ import io
 
 from conftest import Account, MediaServer, Sandbox
 from PIL import Image
+
 from plugins.manager import Channels
 from plugins.testing import LocalPacer, make_image, make_post
 from plugins.types import PublishState

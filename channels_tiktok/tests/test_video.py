@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import Account, Sandbox, video_post
+
+from plugins.errors import TransientChannelError
 from plugins.manager import Channels
 from plugins.testing import LocalPacer, assert_handle_round_trips
 from plugins.types import PublishOutcome, PublishState
@@ -59,7 +62,8 @@ def test_multi_chunk_video_streams_in_order(make_channels, sandbox: Sandbox, acc
     assert upload.state == PublishState.WAITING
     assert sandbox.calls() == [f"{INIT} 200 ok", f"{PUT} 206", f"{PUT} 206", f"{PUT} 201"]
     assert [e.content_range for e in sandbox.state.log[1:]] == [
-        f"bytes 0-{5 * MiB - 1}/{size}", f"bytes {5 * MiB}-{10 * MiB - 1}/{size}", f"bytes {10 * MiB}-{size - 1}/{size}"]
+        f"bytes 0-{5 * MiB - 1}/{size}", f"bytes {5 * MiB}-{10 * MiB - 1}/{size}",
+        f"bytes {10 * MiB}-{size - 1}/{size}"]
     assert sandbox.state.publishes[init.handle["publish_id"]].received == size
 
 
@@ -112,9 +116,6 @@ def test_retryable_fail_reason_starts_again(channels: Channels, sandbox: Sandbox
 
 def test_upload_resumes_after_chunk_server_error(make_channels, sandbox: Sandbox, account: Account,  # type: ignore[no-untyped-def]
                                                  tmp_path: Path, pacer: LocalPacer) -> None:
-    import pytest
-    from plugins.errors import TransientChannelError
-
     channels = make_channels(chunk_bytes=str(5 * MiB))
     post = video_post(tmp_path, 15 * MiB)
     init = step(channels, account, post, {}, pacer)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import requests
+
 from plugins.errors import ChannelError, OutcomeUnknown, PermanentChannelError
 
 from . import errors
@@ -161,7 +162,7 @@ class TikTokClient:
             body = response.json()
         except ValueError:
             raise errors.http_error(response.status_code, what, _retry_after(response)) from None
-        if response.status_code >= 400 or "error" in body and body.get("error") not in ("", "ok", None):
+        if response.status_code >= 400 or ("error" in body and body.get("error") not in ("", "ok", None)):
             raise OAuthError(str(body.get("error")), str(body.get("error_description", "")), response.status_code)
         return body if isinstance(body, dict) else {}
 

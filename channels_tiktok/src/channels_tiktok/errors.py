@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import requests
+
 from plugins.errors import (
     ChannelError,
     CredentialsExpired,
@@ -36,7 +37,8 @@ _PERMANENT: dict[str, str] = {
     "invalid_params": "TikTok rejected a request parameter",
     "invalid_file_upload": "TikTok rejected the uploaded file",
     "url_ownership_unverified": "the media URL's domain is not verified for this TikTok app",
-    "unaudited_client_can_only_post_to_private_accounts": "the TikTok app is unaudited and may only post to private accounts",
+    "unaudited_client_can_only_post_to_private_accounts":
+        "the TikTok app is unaudited and may only post to private accounts",
     "privacy_level_option_mismatch": "the privacy level is not one the creator offers",
     "app_version_check_failed": "the creator's TikTok app is too old for photo inbox posts (needs 31.8 or later)",
     "spam_risk_user_banned_from_posting": "the creator is banned from posting on TikTok",

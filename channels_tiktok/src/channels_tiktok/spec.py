@@ -10,6 +10,7 @@ limits). What :class:`~plugins.types.ChannelRules` cannot say is checked in
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
+
 from plugins.types import (
     Capability,
     ChannelRules,
@@ -70,7 +71,7 @@ class TikTokOptions(Schema):
 
     title = fields.String(validate=_utf16_max(PHOTO_TITLE_MAX))
     description = fields.String(validate=_utf16_max(PHOTO_DESCRIPTION_MAX))
-    coverIndex = fields.Integer(validate=validate.Range(min=0, max=9), strict=True)  # noqa: N815
+    coverIndex = fields.Integer(validate=validate.Range(min=0, max=9), strict=True)
 
 
 SETTINGS = (

@@ -95,8 +95,8 @@ def apply_fault(endpoint: str) -> Response | None:
         return Response("<html><body>503 Service Temporarily Unavailable</body></html>", 503,
                         content_type="text/html")
     if fault.startswith("error:"):
-        _, code, status = fault.split(":")
-        return error_response(ApiError(code, int(status)))
+        _, code, http = fault.split(":")
+        return error_response(ApiError(code, int(http)))
     code, status = FAULTS[fault]
     return error_response(ApiError(code, status))
 

@@ -27,12 +27,17 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def check_request(body: dict[str, Any]) -> list[str]:
     """Validate a ``content/init`` body; return the image URLs or raise 400 ``invalid_param``."""
-    source = body.get("source_info") if isinstance(body.get("source_info"), dict) else {}
+    source = _object(body, "source_info")
     images = source.get("photo_images")
     cover = source.get("photo_cover_index")
-    post_info = body.get("post_info") if isinstance(body.get("post_info"), dict) else {}
+    post_info = _object(body, "post_info")
     rules = [
         (body.get("media_type") == "PHOTO", "media_type must be PHOTO."),
         (body.get("post_mode") in ("DIRECT_POST", "MEDIA_UPLOAD"), "post_mode must be DIRECT_POST or MEDIA_UPLOAD."),
@@ -84,7 +89,7 @@ def _check_image(data: bytes) -> str | None:
         return "file_format_check_failed"
     try:
         width, height = Image.open(io.BytesIO(data)).size
-    except Exception:  # noqa: BLE001 - any decoder failure is a format failure
+    except Exception:
         return "file_format_check_failed"
     short, long = sorted((width, height))
     return "picture_size_check_failed" if short > 1080 or long > 1920 else None
