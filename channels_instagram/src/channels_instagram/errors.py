@@ -48,7 +48,8 @@ class GraphError:
 
     @property
     def quoted(self) -> str:
-        text = self.user_msg or self.message
+        texts = [t for t in (self.message, self.user_msg) if t]
+        text = " ".join(dict.fromkeys(texts))
         return f"Instagram error {self.platform_code}" + (f": {text}" if text else "")
 
 

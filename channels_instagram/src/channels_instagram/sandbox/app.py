@@ -7,7 +7,6 @@ log), ``POST config``, ``POST faults``, ``POST clock`` (``{"advance_s": n}``),
 
 from __future__ import annotations
 
-import email.utils
 import re
 import secrets
 import time
@@ -134,7 +133,7 @@ def _control(state: SandboxState) -> Blueprint:
     @bp.post("/clock")
     def clock() -> Any:
         state.advance(float((request.get_json() or {}).get("advance_s", 0)))
-        return jsonify({"now": state.now()})
+        return jsonify({"advanced_s": (request.get_json() or {}).get("advance_s", 0)})
 
     @bp.post("/tokens")
     def tokens() -> Any:
@@ -168,10 +167,5 @@ def create_app(state: SandboxState | None = None, config: SandboxConfig | None =
     @app.route("/<path:path>", methods=["GET", "POST"])
     def graph(path: str) -> Any:
         return _serve(state, path)
-
-    @app.after_request
-    def platform_clock(response: Response) -> Response:
-        response.headers["Date"] = email.utils.formatdate(state.now(), usegmt=True)
-        return response
 
     return app

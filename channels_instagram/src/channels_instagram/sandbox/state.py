@@ -40,7 +40,6 @@ class SandboxState:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.lock = threading.RLock()
-        self.clock_offset = 0.0
         self.requests: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.tokens: dict[str, Token] = {}
@@ -54,11 +53,20 @@ class SandboxState:
     # -- clock, ids, control ------------------------------------------------
 
     def now(self) -> float:
-        return time.time() + self.clock_offset
+        return time.time()
 
     def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass: every stored time moves back, so ``now()`` stays the real clock
+        (and the HTTP ``Date`` header agrees with the sandbox's data)."""
         with self.lock:
-            self.clock_offset += seconds
+            for container in self.containers.values():
+                container.created_at -= seconds
+                container.ready_at -= seconds
+            for media in self.media.values():
+                media.timestamp -= seconds
+            for token in self.tokens.values():
+                token.issued_at -= seconds
+                token.expires_at = None if token.expires_at is None else token.expires_at - seconds
 
     def new_id(self, prefix: str) -> str:
         """A 17-digit id with Instagram's prefixes (``1788`` containers, ``1792`` media)."""
