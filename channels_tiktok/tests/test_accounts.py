@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 from conftest import Account, Sandbox, video_post
+
 from plugins.errors import PermanentChannelError, ReauthorizationRequired
 from plugins.testing import LocalPacer
 from plugins.types import Credentials, PublishState

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Account, MediaServer, Sandbox, video_post
+
 from plugins.errors import (
     CredentialsExpired,
     OutcomeUnknown,
@@ -71,7 +72,7 @@ def test_expired_token_then_refresh_then_retry(channels, sandbox: Sandbox, accou
 
 def test_missing_scope_needs_reauthorization(channels, sandbox: Sandbox, account: Account, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     tokens = sandbox.state.issue_tokens(account.destination.account_id, scopes=("user.info.basic",))
-    with pytest.raises(ReauthorizationRequired, match="video.upload"):
+    with pytest.raises(ReauthorizationRequired, match=r"video\.upload"):
         start(channels, account, video_post(tmp_path, 1024), credentials=Credentials(tokens["access_token"]))
 
 
