@@ -29,7 +29,11 @@ class MediaAsset(Base):
 
 
 class MediaRendition(Base):
-    """A converted copy of an asset (a JPEG for a channel that takes only JPEG)."""
+    """A converted copy of an asset (a JPEG for a channel that takes only JPEG).
+
+    ``storage_key`` is derived from the asset's key and the target type, so
+    concurrent makers of the same rendition collide on its uniqueness.
+    """
 
     __tablename__ = "media_renditions"
 
@@ -39,5 +43,6 @@ class MediaRendition(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     width: Mapped[int | None]
     height: Mapped[int | None]
+    sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[created_at]
