@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from importlib import metadata
 
-import channels_tiktok
 import requests
 from conftest import Sandbox
+
+import channels_tiktok
 from plugins.manager import Channels, create_plugin_manager
 
 MiB = 1024 * 1024

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import channels_tiktok
 import pytest
+
+import channels_tiktok
 from plugins.manager import Channels, create_plugin_manager
 from plugins.testing import make_image, make_post, make_video
 from plugins.types import Delivery
