@@ -97,3 +97,30 @@ def test_registered_as_sandbox_and_entry_point() -> None:
     assert callable(sandbox.app)
     names = {ep.name: ep.value for ep in metadata.entry_points(group="markaestro")}
     assert names.get("tiktok") == "channels_tiktok"
+
+
+def test_works_mounted_under_a_prefix(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``markaestro dev`` may serve sandboxes under ``/sandbox/<name>/``; upload URLs keep the prefix."""
+    from channels_tiktok.sandbox import SandboxConfig, create_app, sandbox_state
+    from conftest import serve, video_post
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.wrappers import Response
+
+    from plugins.testing import LocalPacer
+    from plugins.types import Credentials, Destination, PublishState
+
+    app = create_app(SandboxConfig(processing_delay_s=0.0))
+    server, url = serve(DispatcherMiddleware(Response("core", 404), {"/sandbox/tiktok": app}))
+    try:
+        settings = {"api_url": f"{url}/sandbox/tiktok"}
+        channels = Channels(create_plugin_manager(load_entrypoints=False, extra=[channels_tiktok]),
+                            settings={"tiktok": settings})
+        kwargs = {"destination": Destination("tiktok", "tiktok", "dev"), "post": video_post(tmp_path, 4096),
+                  "credentials": Credentials("act.dev-token"), "pacer": LocalPacer()}
+        init = channels.publish_step("tiktok", handle={}, **kwargs)
+        assert init.handle["upload_url"].startswith(f"{url}/sandbox/tiktok/upload/video/?upload_id=")
+        upload = channels.publish_step("tiktok", handle=init.handle, **kwargs)
+        assert channels.poll_publish("tiktok", handle=upload.handle, **kwargs).state == PublishState.HANDED_OFF
+        assert len(sandbox_state(app).calls()) == 3
+    finally:
+        server.shutdown()

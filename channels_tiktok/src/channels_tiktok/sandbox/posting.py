@@ -44,7 +44,7 @@ def video_init() -> Response:
     _check_pending(token)
     publish = state().new_publish(token.open_id, "video", "v_inbox_file", video_size=size, chunk_size=chunk,
                                   chunk_count=count, upload_id=digits(), upload_token=secrets.token_hex(16))
-    url = f"{request.host_url}upload/video/?upload_id={publish.upload_id}&upload_token={publish.upload_token}"
+    url = f"{request.url_root}upload/video/?upload_id={publish.upload_id}&upload_token={publish.upload_token}"
     return ok({"publish_id": publish.publish_id, "upload_url": url})
 
 
