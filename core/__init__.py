@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: tuple[obje
     channels.init_app(app, plugins)
     auth.init_app(app)
     ratelimit.init_app(app)
+    auth.init_enforcement(app)  # after the limiter: bad keys are throttled by address
     idempotency.init_app(app)
     hosting.init_app(app)
     _init_api(app)
