@@ -50,7 +50,7 @@ def get_object(state: SandboxState, object_id: str, params: dict[str, str]) -> d
         return _pick(container_values(state, state.containers[object_id]), _fields(params, "status_code"))
     if object_id in state.media:
         return _pick(media_values(state.media[object_id]), _fields(params, "id"))
-    if object_id.isdigit() and object_id in state.accounts:
+    if object_id in state.accounts:
         account = state.accounts[object_id]
         return _pick({"id": account.id, "username": account.username, "name": account.name},
                      _fields(params, "username"))
@@ -112,7 +112,7 @@ def graph_call(state: SandboxState, method: str, route: str, params: dict[str, s
     if len(parts) == 1 and method == "GET":
         return get_object(state, parts[0], params)
     handler = EDGES.get((method, parts[-1])) if len(parts) == 2 else None
-    if handler is None or not parts[0].isdigit():
+    if handler is None:
         raise GraphFault(f"Unknown path components: /{route}", code=2500)
     return handler(state, parts[0], params)
 
