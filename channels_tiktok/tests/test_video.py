@@ -141,3 +141,45 @@ def test_reconcile(channels: Channels, sandbox: Sandbox, account: Account, tmp_p
     seen = channels.reconcile_publish("tiktok", handle=upload.handle, **kwargs)
     assert seen is not None and seen.state == PublishState.HANDED_OFF
     assert seen.external_id == init.handle["publish_id"]
+
+
+class ReadRecorder:
+    """A file wrapper remembering the largest single read: proof of streaming."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("rb")
+        self.largest = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.file.read(size)
+        self.largest = max(self.largest, len(data))
+        return data
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.file, name)
+
+    def __enter__(self) -> ReadRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def test_upload_streams_in_small_reads(make_channels, sandbox: Sandbox, account: Account, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                       pacer: LocalPacer) -> None:
+    from dataclasses import replace
+
+    channels = make_channels(chunk_bytes=str(5 * MiB))
+    post = video_post(tmp_path, 12 * MiB)
+    path = tmp_path / f"video_{12 * MiB}.mp4"
+    recorders: list[ReadRecorder] = []
+
+    def opener() -> ReadRecorder:
+        recorders.append(ReadRecorder(path))
+        return recorders[-1]
+
+    post = replace(post, media=(replace(post.media[0], opener=opener),))
+    init = step(channels, account, post, {}, pacer)
+    step(channels, account, post, init.handle, pacer)
+    assert recorders and 0 < recorders[0].largest <= 1024 * 1024
+    assert recorders[0].file.closed
