@@ -13,7 +13,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, jsonify, redirect, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request
 
 from .graph_routes import endpoint_name, graph_call
 from .model import GraphFault, SandboxConfig
@@ -112,48 +112,62 @@ def _serve(state: SandboxState, path: str) -> Any:
     return result
 
 
-def _control(state: SandboxState) -> Blueprint:
-    bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
+control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 
-    @bp.route("/requests", methods=["GET", "DELETE"])
-    def requests_log() -> Any:
-        if request.method == "DELETE":
-            state.requests.clear()
-        return jsonify({"data": state.requests})
 
-    @bp.post("/config")
-    def config() -> Any:
-        state.configure(**(request.get_json() or {}))
-        return jsonify(state.snapshot()["config"])
+def _state() -> SandboxState:
+    state: SandboxState = current_app.extensions["instagram_sandbox"]
+    return state
 
-    @bp.post("/faults")
-    def faults() -> Any:
-        return jsonify(vars(state.add_fault(**(request.get_json() or {})))), 201
 
-    @bp.post("/clock")
-    def clock() -> Any:
-        state.advance(float((request.get_json() or {}).get("advance_s", 0)))
-        return jsonify({"advanced_s": (request.get_json() or {}).get("advance_s", 0)})
+def _body() -> dict[str, Any]:
+    return dict(request.get_json(silent=True) or {})
 
-    @bp.post("/tokens")
-    def tokens() -> Any:
-        body = dict(request.get_json() or {})
-        revoked = bool(body.pop("revoked", False))
-        token = state.add_token(body.pop("token"), **body)
-        token.revoked = revoked
-        return jsonify(vars(token)), 201
 
-    @bp.post("/pages")
-    def pages() -> Any:
-        body = request.get_json() or {}
-        page = state.add_page(body["id"], body.get("name", "Sandbox Page"), body["token"], body.get("ig_user_id"))
-        return jsonify(vars(page)), 201
+@control.route("/requests", methods=["GET", "DELETE"])
+def requests_log() -> Any:
+    if request.method == "DELETE":
+        _state().requests.clear()
+    return jsonify({"data": _state().requests})
 
-    @bp.get("/state")
-    def snapshot() -> Any:
-        return jsonify(state.snapshot())
 
-    return bp
+@control.post("/config")
+def config() -> Any:
+    _state().configure(**_body())
+    return jsonify(_state().snapshot()["config"])
+
+
+@control.post("/faults")
+def faults() -> Any:
+    return jsonify(vars(_state().add_fault(**_body()))), 201
+
+
+@control.post("/clock")
+def clock() -> Any:
+    seconds = float(_body().get("advance_s", 0))
+    _state().advance(seconds)
+    return jsonify({"advanced_s": seconds})
+
+
+@control.post("/tokens")
+def tokens() -> Any:
+    body = _body()
+    revoked = bool(body.pop("revoked", False))
+    token = _state().add_token(body.pop("token"), **body)
+    token.revoked = revoked
+    return jsonify(vars(token)), 201
+
+
+@control.post("/pages")
+def pages() -> Any:
+    body = _body()
+    page = _state().add_page(body["id"], body.get("name", "Sandbox Page"), body["token"], body.get("ig_user_id"))
+    return jsonify(vars(page)), 201
+
+
+@control.get("/state")
+def snapshot() -> Any:
+    return jsonify(_state().snapshot())
 
 
 def create_app(state: SandboxState | None = None, config: SandboxConfig | None = None) -> Flask:
@@ -161,7 +175,7 @@ def create_app(state: SandboxState | None = None, config: SandboxConfig | None =
     state = state or SandboxState(config)
     app = Flask("markaestro_instagram_sandbox")
     app.extensions["instagram_sandbox"] = state
-    app.register_blueprint(_control(state))
+    app.register_blueprint(control)
 
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
     @app.route("/<path:path>", methods=["GET", "POST"])
