@@ -161,9 +161,8 @@ def test_an_edit_racing_a_publish_does_not_overwrite_it(app, backend, draft, ses
         return real_check(*args, **kwargs)
 
     monkeypatch.setattr(post_service, "check_rules", publish_meanwhile)
-    with app.app_context(), session_scope(sessions) as session:
-        with pytest.raises(Conflict) as raised:
-            post_service.update_post(session, _context(app), tenant.workspace_id, draft["id"], {"caption": "Late"})
+    with app.app_context(), session_scope(sessions) as session, pytest.raises(Conflict) as raised:
+        post_service.update_post(session, _context(app), tenant.workspace_id, draft["id"], {"caption": "Late"})
     assert raised.value.code == "post_not_editable"
     with session_scope(sessions) as session:
         row = session.get(Post, draft["id"])
