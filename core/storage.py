@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 
@@ -79,7 +79,16 @@ class LocalStorage:
         return self._path(key).is_file()
 
 
-def storage_from_config(config: dict[str, object] | object) -> Storage:
+def storage_from_config(config: Mapping[str, Any]) -> Storage:
     """The storage the configuration names (the local media directory for now)."""
-    media_dir = config["MARKAESTRO_MEDIA_DIR"] if isinstance(config, dict) else config.MARKAESTRO_MEDIA_DIR  # type: ignore[attr-defined]
-    return LocalStorage(str(media_dir))
+    return LocalStorage(str(config["MARKAESTRO_MEDIA_DIR"]))
+
+
+def current_storage() -> Storage:
+    """The application's storage (made from its config on first use)."""
+    from flask import current_app
+
+    storage: Storage | None = current_app.extensions.get("markaestro.storage")
+    if storage is None:
+        storage = current_app.extensions["markaestro.storage"] = storage_from_config(current_app.config)
+    return storage
