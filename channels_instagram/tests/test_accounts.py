@@ -136,3 +136,20 @@ def test_missing_client_credentials(sandbox: Sandbox) -> None:
 def test_sandbox_is_registered(channels: Channels) -> None:
     [box] = channels.sandboxes()
     assert box.name == "instagram" and "MARKAESTRO_INSTAGRAM_GRAPH_URL" in box.settings_env and callable(box.app)
+
+
+def test_token_instagram_says_expired_needs_reauthorization(channels: Channels, sandbox: Sandbox) -> None:
+    sandbox.state.add_token("IGAAlapsed", age_s=61 * 86400)
+    with pytest.raises(ReauthorizationRequired) as info:
+        channels.refresh_credentials("instagram", destination=IG_DEST,
+                                     credentials=Credentials(access_token="IGAAlapsed"))
+    assert info.value.platform_code == "190/463"
+
+
+def test_refresh_while_instagram_is_down_is_transient(channels: Channels, sandbox: Sandbox) -> None:
+    from plugins.errors import TransientChannelError
+
+    sandbox.control("faults", kind="server_error", endpoint="GET refresh_access_token")
+    with pytest.raises(TransientChannelError):
+        channels.refresh_credentials("instagram", destination=IG_DEST,
+                                     credentials=Credentials(access_token="IGAAx"))

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from plugins.errors import ChannelError, PermanentChannelError, ReauthorizationRequired
+from plugins.errors import ChannelError, PermanentChannelError, ReauthorizationRequired, TransientChannelError
 from plugins.types import Credentials
 
 from .graph import decode, send
@@ -88,9 +88,9 @@ def refresh(credentials: Credentials, settings: Mapping[str, str], *, provider: 
     try:
         body = _graph_token(settings, "refresh_access_token",
                             {"grant_type": "ig_refresh_token", "access_token": credentials.access_token})
+    except TransientChannelError:
+        raise
     except ChannelError as exc:
-        if exc.retryable:
-            raise
         raise ReauthorizationRequired(f"Instagram refused to refresh the token; reconnect the account ({exc})",
                                       platform_code=exc.platform_code) from exc
     return _credentials(body, credentials.scopes, credentials.extra)

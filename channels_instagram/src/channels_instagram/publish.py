@@ -235,7 +235,7 @@ def adopt_published(job: Job, container_id: str) -> PublishOutcome:
     reply = job.graph.get(f"{job.account}/media", {"fields": "id,caption,timestamp,permalink", "limit": 25})
     for media in reply.body.get("data", []):
         stamp = _timestamp(media.get("timestamp")) or 0.0
-        if (media.get("caption") or "") == job.post.caption and stamp >= since:
+        if (media.get("caption") or "").strip() == job.post.caption.strip() and stamp >= since:
             handle = {**job.handle, "media_id": str(media["id"])}
             return PublishOutcome(PublishState.PUBLISHED, handle=handle, step="reconcile", external_id=str(media["id"]),
                                   url=media.get("permalink"), detail=f"container {container_id} already PUBLISHED")
