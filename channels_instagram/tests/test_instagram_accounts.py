@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import IG_USER, Sandbox
+from ig_support import IG_USER, Sandbox
 
 from plugins.errors import PermanentChannelError, ReauthorizationRequired
 from plugins.manager import Channels

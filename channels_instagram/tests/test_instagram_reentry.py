@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Driver, MediaHost, Sandbox, post_of
+from ig_support import Driver, MediaHost, Sandbox, post_of
 
 from plugins.types import PublishOutcome, PublishState
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MP4_HEADER, Driver, MediaHost, Sandbox, image_bytes, post_of
+from ig_support import MP4_HEADER, Driver, MediaHost, Sandbox, image_bytes, post_of
 
 from plugins.errors import (
     ChannelError,
@@ -170,7 +170,7 @@ def test_timeout_after_media_publish_was_sent_is_outcome_unknown(driver: Driver,
 
 
 def test_unreachable_instagram_is_transient(driver: Driver, media_host: MediaHost) -> None:
-    from conftest import settings_for
+    from ig_support import settings_for
 
     import channels_instagram
     from plugins.manager import Channels, create_plugin_manager

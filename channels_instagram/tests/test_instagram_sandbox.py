@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import requests
-from conftest import IG_USER, MediaHost, Sandbox
+from ig_support import IG_USER, MediaHost, Sandbox
 
 
 def _post(sandbox: Sandbox, path: str, **data: Any) -> requests.Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import IG_USER, Driver, MediaHost, Sandbox, post_of, settings_for
+from ig_support import IG_USER, Driver, MediaHost, Sandbox, post_of, settings_for
 
 import channels_instagram
 from plugins.manager import Channels, create_plugin_manager
