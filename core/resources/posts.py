@@ -125,7 +125,7 @@ class Posts(MethodView):
         session = get_session()
         return post_document(session, posts.create_post(session, _context(), current_workspace_id(), new))
 
-    @blp.arguments(PostListArgs, location="query")
+    @blp.arguments(PostListArgs, location="query", unknown=ma.RAISE)  # a misspelt filter must not list all
     @blp.response(200, page_schema(PostSchema, "PostPage"))
     @blp.errors(400)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
