@@ -9,7 +9,8 @@ import pytest
 from core.channels import current_channels
 from core.db import session_scope
 from core.errors import Conflict
-from core.models import Post
+from core.ids import new_id
+from core.models import Destination, Post
 from core.services import posts as post_service
 from core.services.post_checks import PostContext
 from core.storage import storage_from_config
@@ -79,6 +80,34 @@ def test_patch_refuses_fields_that_cannot_change(api, draft, field):
     response = api.patch(draft["id"], **{field: "x"})
     assert response.status_code == 422
     assert field in response.get_json()["errors"]
+
+
+def test_an_empty_patch_changes_nothing(api, draft):
+    response = api.patch(draft["id"])
+    assert response.status_code == 200
+    assert response.get_json() == draft
+
+
+def test_a_post_whose_destination_needs_reauth_can_still_be_edited(api, draft, sessions):
+    with session_scope(sessions) as session:
+        session.get(Destination, session.get(Post, draft["id"]).destination_id).status = "needs_reauth"
+    response = api.patch(draft["id"], caption="Fixed while we wait for the reconnect")
+    assert response.status_code == 200
+    assert response.get_json()["destinationId"] == draft["destinationId"]
+
+
+def test_a_post_on_a_channel_no_longer_installed_cannot_be_edited(api, sessions, tenant):
+    with session_scope(sessions) as session:
+        gone = Destination(id=new_id("dst"), workspace_id=tenant.workspace_id, product_id=tenant.product_id,
+                           channel="gone", provider="gone", account_id="acct_1")
+        session.add(gone)
+        session.flush()
+        post = Post(id=new_id("pst"), workspace_id=tenant.workspace_id, product_id=tenant.product_id,
+                    channel="gone", destination_id=gone.id, caption="", media_asset_ids=[], options={})
+        session.add(post)
+    response = api.patch(post.id, caption="hello")
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["channel"][0].startswith("'gone' is not an installed channel")
 
 
 def test_patch_moves_to_another_connected_destination(api, draft, connect):

@@ -130,6 +130,8 @@ def update_post(
     post = get_post(session, workspace_id, post_id)
     if post.status not in EDITABLE:
         raise _not_allowed(post, "post_not_editable", "edited")
+    if not changes:
+        return post
     values = _edited_values(session, ctx, post, changes, now)
     _guarded_update(session, post, values, "post_not_editable", "edited")
     return post
@@ -150,6 +152,7 @@ def _edited_values(
 ) -> dict[str, Any]:
     """The column values after ``changes``, checked like a new post (the row itself is not touched)."""
     errors: Errors = {}
+    check_channel(ctx.channels, post.channel, errors)  # its plugin may have been uninstalled since
     media_ids = list(changes.get("media_asset_ids", post.media_asset_ids or []))
     assets = load_media(session, post.workspace_id, media_ids, errors)
     scheduled_at = post.scheduled_at
