@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from conftest import Account, MediaServer, Sandbox
 from PIL import Image
+from tiktok_support import Account, MediaServer, Sandbox
 
 from plugins.manager import Channels
 from plugins.testing import LocalPacer, make_image, make_post

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Account, Sandbox, video_post
+from tiktok_support import Account, Sandbox, video_post
 
 from plugins.errors import RateLimited
 from plugins.testing import LocalPacer

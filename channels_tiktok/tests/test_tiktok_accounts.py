@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from conftest import Account, Sandbox, video_post
+from tiktok_support import Account, Sandbox, video_post
 
 from plugins.errors import PermanentChannelError, ReauthorizationRequired
 from plugins.testing import LocalPacer

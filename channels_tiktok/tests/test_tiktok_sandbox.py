@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 
 import requests
-from conftest import Sandbox
+from tiktok_support import Sandbox
 
 import channels_tiktok
 from plugins.manager import Channels, create_plugin_manager
@@ -102,7 +102,7 @@ def test_registered_as_sandbox_and_entry_point() -> None:
 def test_works_mounted_under_a_prefix(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``markaestro dev`` may serve sandboxes under ``/sandbox/<name>/``; upload URLs keep the prefix."""
     from channels_tiktok.sandbox import SandboxConfig, create_app, sandbox_state
-    from conftest import serve, video_post
+    from tiktok_support import serve, video_post
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
     from werkzeug.wrappers import Response
 

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import Account, MediaServer, Sandbox, video_post
+from tiktok_support import Account, MediaServer, Sandbox, video_post
 
 from plugins.errors import (
     CredentialsExpired,
