@@ -1,0 +1,163 @@
+"""RQ entry points for webhook delivery (queue ``markaestro-webhooks``, JSON serializer, ids only).
+
+For the worker (``core/worker.py``):
+
+- listen to :data:`~core.webhooks.settings.QUEUE_NAME` (``MARKAESTRO_WEBHOOK_QUEUE_NAME``) besides the
+  publishing queue, with ``serializer=rq.serializers.JSONSerializer`` and the RQ scheduler on
+  (``with_scheduler=True``: retries are ``enqueue_in``);
+- call :func:`configure` once with the app config at start-up (optional: without it the
+  settings come from the ``MARKAESTRO_*`` environment);
+- call :func:`dispatch_pending` every second or two: it turns new event rows into deliveries,
+  enqueues them, and re-enqueues deliveries whose wake-up was lost (Redis restart, dead
+  worker, lost scheduler).
+
+Deliveries have a queue of their own so that a slow endpoint (at most ``timeout`` per
+attempt) never delays publishing jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import config as core_config
+from ..db import make_engine, make_session_factory, session_scope
+from ..timeutil import utcnow
+from . import delivery
+from .settings import WebhookSettings, webhook_settings
+from .ssrf import Resolver, system_resolver
+
+log = logging.getLogger(__name__)
+DELIVER = "core.webhooks.jobs.deliver"
+SWEEP_MARK = "markaestro:webhooks:swept:"
+
+
+@dataclass
+class Runtime:
+    """Per-process webhook machinery: settings, database sessions, Redis, resolver."""
+
+    config: Mapping[str, Any]
+    settings: WebhookSettings
+    sessions: sessionmaker[Session]
+    redis: Redis
+    resolver: Resolver
+
+    def context(self) -> delivery.Context:
+        return delivery.Context(self.settings, str(self.config["MARKAESTRO_SECRET_KEY"]), self.resolver)
+
+    def queue(self) -> Queue:
+        return Queue(self.settings.queue_name, connection=self.redis, serializer=JSONSerializer)
+
+
+_configured: dict[str, Any] = {}
+_runtimes: dict[int, Runtime] = {}
+
+
+def configure(config: Mapping[str, Any] | None = None, *, resolver: Resolver | None = None) -> None:
+    """Use ``config`` (an app config) and ``resolver`` for this process and its forked work horses."""
+    _configured.clear()
+    _configured.update(config=dict(config) if config is not None else None, resolver=resolver)
+    _runtimes.clear()
+
+
+def runtime() -> Runtime:
+    """This process's runtime (built once per pid, so forked horses get their own connections)."""
+    pid = os.getpid()
+    if pid not in _runtimes:
+        config = _configured.get("config") or environment_config()
+        _runtimes[pid] = Runtime(
+            config=config, settings=webhook_settings(config),
+            sessions=make_session_factory(make_engine(config["MARKAESTRO_DATABASE_URL"])),
+            redis=Redis.from_url(config["MARKAESTRO_REDIS_URL"]),
+            resolver=_configured.get("resolver") or system_resolver,
+        )
+    return _runtimes[pid]
+
+
+def environment_config() -> dict[str, Any]:
+    """Settings as ``create_app`` reads them, without building an app."""
+    config: dict[str, Any] = dict(core_config.DEFAULTS)
+    config.update(core_config.from_environment())
+    instance = os.environ.get("MARKAESTRO_INSTANCE_PATH") or str(Path(__file__).resolve().parents[2] / "instance")
+    core_config.normalize(config, Path(instance))
+    return config
+
+
+def enqueue_delivery(queue: Queue, settings: WebhookSettings, delivery_id: str, at: datetime | None = None) -> None:
+    """Wake the delivery now, or at ``at`` through the RQ scheduler."""
+    options: dict[str, Any] = {"job_timeout": int(settings.timeout) + 30, "result_ttl": 60, "failure_ttl": 7 * 86400}
+    delay = (at - utcnow()).total_seconds() if at else 0.0
+    if delay > 0:
+        queue.enqueue_in(timedelta(seconds=delay), DELIVER, delivery_id, **options)
+    else:
+        queue.enqueue(DELIVER, delivery_id, **options)
+
+
+def enqueue_now(config: Mapping[str, Any], delivery_id: str) -> None:
+    """Enqueue a delivery from the API process (manual retry)."""
+    settings = webhook_settings(config)
+    connection = Redis.from_url(config["MARKAESTRO_REDIS_URL"])
+    try:
+        queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
+        enqueue_delivery(queue, settings, delivery_id)
+    finally:
+        connection.close()
+
+
+def deliver(delivery_id: str) -> str:
+    """RQ job: one attempt of ``delivery_id``; schedules the next one if it failed."""
+    current = runtime()
+    context = current.context()
+    with session_scope(current.sessions) as session:
+        claimed = delivery.claim(session, delivery_id, context)
+    if claimed is None:
+        return "skipped"
+    outcome = delivery.send(claimed, context)
+    with session_scope(current.sessions) as session:
+        next_at = delivery.record(session, delivery_id, outcome, context)
+    if next_at is not None:
+        enqueue_delivery(current.queue(), current.settings, delivery_id, next_at)
+    return "delivered" if outcome.ok else f"failed: {outcome.error}"
+
+
+def dispatch_pending(config: Mapping[str, Any] | None = None, limit: int = 200) -> int:
+    """Periodic: dispatch new events, enqueue their deliveries, re-enqueue lost ones. Returns jobs enqueued."""
+    if config is not None and _configured.get("config") is None:
+        configure(config, resolver=_configured.get("resolver"))
+    current = runtime()
+    queue = current.queue()
+    with session_scope(current.sessions) as session:
+        created = delivery.dispatch_events(session, utcnow(), limit)
+    for delivery_id in created:
+        enqueue_delivery(queue, current.settings, delivery_id)
+    return len(created) + sweep(current, limit)
+
+
+def dispatch_job() -> int:
+    """RQ job form of :func:`dispatch_pending` (enqueue it after recording events for low latency)."""
+    return dispatch_pending()
+
+
+def sweep(current: Runtime, limit: int = 200) -> int:
+    """Re-enqueue pending deliveries overdue by more than a lease (at most once per lease each)."""
+    grace = timedelta(seconds=current.settings.lease_seconds)
+    with session_scope(current.sessions) as session:
+        overdue = delivery.due_deliveries(session, utcnow() - grace, limit)
+    queue, count = current.queue(), 0
+    for delivery_id in overdue:
+        if current.redis.set(SWEEP_MARK + delivery_id, 1, nx=True, ex=int(current.settings.lease_seconds)):
+            enqueue_delivery(queue, current.settings, delivery_id)
+            count += 1
+    if count:
+        log.info("re-enqueued %d overdue webhook deliveries", count)
+    return count
