@@ -1,0 +1,38 @@
+"""Public documents of the pipeline: a job run (spec §2.6) and a publish result (§2.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import JobRun, JobStep, PublishTarget
+from ..timeutil import format_timestamp
+from .errors import not_found
+
+
+def publish_result(target: PublishTarget) -> dict[str, Any]:
+    """One ``publishResults`` item."""
+    return {"target": target.target, "status": target.status, "externalId": target.external_id,
+            "url": target.url, "error": target.error, "updatedAt": format_timestamp(target.updated_at)}
+
+
+def get_run(session: Session, workspace_id: str, run_id: str) -> JobRun:
+    """The run, or the same 404 whether it is missing or another workspace's."""
+    run = session.get(JobRun, run_id)
+    if run is None or run.workspace_id != workspace_id:
+        raise not_found("job run", run_id)
+    return run
+
+
+def run_document(session: Session, run: JobRun) -> dict[str, Any]:
+    """The job run with its step timeline, read from the database only."""
+    steps = session.scalars(select(JobStep).where(JobStep.run_id == run.id).order_by(JobStep.id))
+    return {
+        "id": run.id, "postId": run.post_id, "kind": run.kind, "status": run.status,
+        "createdAt": run.created_at, "startedAt": run.started_at, "finishedAt": run.finished_at,
+        "attempts": run.attempts, "error": run.error,
+        "steps": [{"target": s.target, "name": s.name, "status": s.status, "startedAt": s.started_at,
+                   "finishedAt": s.finished_at, "detail": s.detail} for s in steps],
+    }

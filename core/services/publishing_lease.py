@@ -1,0 +1,84 @@
+"""Who may work on a run: a lease (owner + expiry) and a fencing counter.
+
+A job claims a run by incrementing ``fence`` under a conditional ``UPDATE``
+(free or expired lease, work due). Every later transaction of that job
+starts with :meth:`Lease.guard`, which renews the lease only while
+``fence`` and ``lease_owner`` are still the job's: a zombie whose lease was
+taken over (an orphaned work horse, reliability.md §0) gets
+:class:`LeaseLost` and stops before its next platform call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ..models import JobRun
+from ..timeutil import utcnow
+
+ACTIVE_RUN_STATES = ("queued", "running")
+
+
+class LeaseLost(Exception):
+    """Another worker owns the run now; stop without writing anything."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    run_id: str
+    owner: str
+    fence: int
+    seconds: float
+
+    def guard(self, session: Session) -> None:
+        """Renew the lease inside the caller's transaction, or raise :class:`LeaseLost`.
+
+        On PostgreSQL the ``UPDATE`` row-locks the run until the caller
+        commits, so no other holder can interleave its writes.
+        """
+        renewed = session.execute(
+            update(JobRun)
+            .where(JobRun.id == self.run_id, JobRun.fence == self.fence, JobRun.lease_owner == self.owner)
+            .values(lease_expires_at=utcnow() + timedelta(seconds=self.seconds))
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if renewed != 1:
+            session.rollback()
+            raise LeaseLost(self.run_id)
+
+    def release(self, session: Session, *, wake_at: datetime | None) -> None:
+        """Give the run up (still ``running``) until ``wake_at``; guarded like any write."""
+        self.guard(session)
+        session.execute(
+            update(JobRun).where(JobRun.id == self.run_id)
+            .values(lease_owner=None, lease_expires_at=None, next_wake_at=wake_at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def claim(session: Session, run_id: str, owner: str, seconds: float) -> Lease | None:
+    """Take the run if it is active, unowned (or its lease expired) and its work is due.
+
+    Commits. Returns ``None`` when another worker holds it or nothing is due.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(JobRun)
+        .where(JobRun.id == run_id, JobRun.status.in_(ACTIVE_RUN_STATES),
+               or_(JobRun.lease_owner.is_(None), JobRun.lease_expires_at < now),
+               or_(JobRun.next_wake_at.is_(None), JobRun.next_wake_at <= now))
+        .values(fence=JobRun.fence + 1, lease_owner=owner, attempts=JobRun.attempts + 1,
+                lease_expires_at=now + timedelta(seconds=seconds), status="running", next_wake_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if claimed != 1:
+        session.rollback()
+        return None
+    fence = session.scalar(select(JobRun.fence).where(JobRun.id == run_id))
+    session.execute(update(JobRun).where(JobRun.id == run_id, JobRun.started_at.is_(None))
+                    .values(started_at=now).execution_options(synchronize_session=False))
+    session.commit()
+    return Lease(run_id, owner, int(fence or 0), seconds)

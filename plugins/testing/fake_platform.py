@@ -1,0 +1,155 @@
+"""The fake platform: a small WSGI sandbox the ``fake`` channel publishes to.
+
+It counts every creating call per idempotency token, so tests can prove
+that a post was created exactly once per target, and it can be told to
+misbehave through ``POST /_control`` (JSON, every key optional):
+
+- ``processing_s``: a created post stays ``processing`` this long before
+  it is ``published`` (the channel polls meanwhile);
+- ``create_delay_s``: the creating call records the post, then waits this
+  long before answering (a window in which to kill a worker mid-call);
+- ``transient_failures``: the next N creating calls answer ``503`` with
+  ``Retry-After`` (nothing is created);
+- ``permanent``: creating calls answer ``400`` with a platform error;
+- ``ambiguous``: creating calls create the post, then answer ``504`` (the
+  caller cannot know whether it went through);
+- ``expired_tokens``: access tokens answered with ``401 token_expired``.
+
+Routes: ``POST /posts`` (creating), ``GET /posts/<id>``,
+``GET /posts?token=`` (lookup for reconciliation), ``POST /oauth/refresh``,
+``GET /_stats`` (``{"created": {token: n}, "calls": n}``), ``POST /_reset``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+_BEHAVIOUR = {"processing_s": 0.0, "create_delay_s": 0.0, "transient_failures": 0, "permanent": False,
+              "ambiguous": False, "expired_tokens": []}
+
+
+@dataclass
+class FakePlatformState:
+    """Everything the fake platform remembers; shared by its threads."""
+
+    behaviour: dict[str, Any] = field(default_factory=lambda: dict(_BEHAVIOUR))
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)
+    calls: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"error": {"code": code, "message": message}}, status, headers)
+
+
+class FakePlatform:
+    """The WSGI application. ``state`` may be inspected directly in-process."""
+
+    def __init__(self) -> None:
+        self.state = FakePlatformState()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        path, method = request.path.rstrip("/"), request.method
+        if path == "/_control" and method == "POST":
+            return self._control(request)
+        if path == "/_reset" and method == "POST":
+            self.state = FakePlatformState()
+            return _json({"ok": True})
+        if path == "/_stats":
+            with self.state.lock:
+                return _json({"created": dict(self.state.created), "calls": self.state.calls})
+        if path == "/oauth/refresh" and method == "POST":
+            body = request.get_json(force=True, silent=True) or {}
+            return _json({"access_token": f"fresh-{body.get('refresh_token', '')}", "expires_in": 3600})
+        denied = self._check_token(request)
+        if denied is not None:
+            return denied
+        if path == "/posts" and method == "POST":
+            return self._create(request)
+        if path == "/posts" and method == "GET":
+            return self._lookup(request.args.get("token", ""))
+        if path.startswith("/posts/") and method == "GET":
+            return self._read(path.removeprefix("/posts/"))
+        return _error(404, "not_found", f"no route {method} {path}")
+
+    def _control(self, request: Request) -> Response:
+        body = request.get_json(force=True, silent=True) or {}
+        unknown = set(body) - set(_BEHAVIOUR)
+        if unknown:
+            return _error(400, "unknown_setting", f"unknown settings {sorted(unknown)}")
+        with self.state.lock:
+            self.state.behaviour.update(body)
+            return _json(self.state.behaviour)
+
+    def _check_token(self, request: Request) -> Response | None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token in self.state.behaviour["expired_tokens"]:
+            return _error(401, "token_expired", "The access token has expired.")
+        if token == "revoked":
+            return _error(401, "token_revoked", "The user revoked access.")
+        return None
+
+    def _create(self, request: Request) -> Response:
+        body = request.get_json(force=True, silent=True) or {}
+        token = str(body.get("token", ""))
+        behaviour = self.state.behaviour
+        with self.state.lock:
+            self.state.calls += 1
+            if behaviour["transient_failures"] > 0:
+                behaviour["transient_failures"] -= 1
+                return _error(503, "busy", "The platform is busy; try again.", {"Retry-After": "0"})
+            if behaviour["permanent"]:
+                return _error(400, "CONTENT_REJECTED", "The platform refused this content: it breaks policy 7.")
+            post = self._record(token, body)
+        if behaviour["create_delay_s"]:
+            time.sleep(float(behaviour["create_delay_s"]))
+        if behaviour["ambiguous"]:
+            return _error(504, "gateway_timeout", "The upstream timed out.")
+        return _json(self._view(post), 201)
+
+    def _record(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        post_id = f"fp_{next(self.state.ids)}"
+        post = {"id": post_id, "token": token, "caption": body.get("caption", ""),
+                "ready_at": time.monotonic() + float(self.state.behaviour["processing_s"])}
+        self.state.posts[post_id] = post
+        self.state.created[token] = self.state.created.get(token, 0) + 1
+        return post
+
+    def _view(self, post: dict[str, Any]) -> dict[str, Any]:
+        status = "published" if time.monotonic() >= post["ready_at"] else "processing"
+        return {"id": post["id"], "token": post["token"], "status": status,
+                "url": f"https://fake.example/p/{post['id']}" if status == "published" else None}
+
+    def _read(self, post_id: str) -> Response:
+        post = self.state.posts.get(post_id)
+        if post is None:
+            return _error(404, "not_found", f"no post {post_id}")
+        return _json(self._view(post))
+
+    def _lookup(self, token: str) -> Response:
+        found = [self._view(p) for p in self.state.posts.values() if p["token"] == token]
+        return _json({"data": found})
+
+
+def create_app() -> FakePlatform:
+    """A fresh fake platform."""
+    return FakePlatform()

@@ -1,0 +1,214 @@
+"""Fixtures for pipeline tests: the fake platform over HTTP, real RQ worker processes, posts.
+
+Import the fixtures by name into a test module. Workers are ``python -m
+core.worker`` subprocesses in their own session; teardown SIGKILLs each
+worker's process group and every work horse it forked (horses live in
+process groups of their own, reliability.md §0).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from core.db import session_scope
+from core.ids import new_id
+from core.models import Destination, JobRun, Post, PublishTarget
+from core.services.credentials import seal
+from plugins.testing.fake_platform import FakePlatform
+from plugins.types import Credentials
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class FakePlatformServer:
+    url: str
+    app: FakePlatform
+
+    def control(self, **behaviour: Any) -> None:
+        requests.post(f"{self.url}/_control", json=behaviour, timeout=5).raise_for_status()
+
+    def created(self) -> dict[str, int]:
+        """Creating calls that created something, per idempotency token."""
+        return dict(self.app.state.created)
+
+
+@pytest.fixture
+def fake_platform() -> Iterator[FakePlatformServer]:
+    app = FakePlatform()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield FakePlatformServer(f"http://127.0.0.1:{server.server_port}", app)
+    server.shutdown()
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any], fake_platform: FakePlatformServer) -> dict[str, Any]:
+    """The app's settings with short pipeline timings and the fake platform's address."""
+    return {**app_config, "MARKAESTRO_FAKE_API_URL": fake_platform.url, "MARKAESTRO_LEASE_SECONDS": "3",
+            "MARKAESTRO_SWEEP_INTERVAL_SECONDS": "0.3", "MARKAESTRO_RETRY_BASE_SECONDS": "0.05",
+            "MARKAESTRO_QUEUE_NAME": f"test-{new_id('run')}", "MARKAESTRO_EXTRA_PLUGINS": "plugins.testing.fake_channel"}
+
+
+@dataclass
+class Workers:
+    """Starts worker processes and cleans up after them, horses included."""
+
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    horses: set[int] = field(default_factory=set)
+
+    def start(self, *extra: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-m", "core.worker", *extra], cwd=ROOT, env=self.env,
+                                   start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
+        return process
+
+    def children(self, process: subprocess.Popen[bytes]) -> list[int]:
+        """The work horses ``process`` forked, still alive."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == process.pid:
+                    found.append(int(entry.name))
+        self.horses.update(found)
+        return found
+
+    def kill_group(self, process: subprocess.Popen[bytes]) -> None:
+        self.children(process)
+        _kill(lambda: os.killpg(process.pid, signal.SIGKILL))
+        process.wait(timeout=10)
+
+    def kill_parent(self, process: subprocess.Popen[bytes]) -> None:
+        self.children(process)
+        process.kill()
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                self.children(process)
+            _kill(lambda p=process: os.killpg(p.pid, signal.SIGKILL))  # type: ignore[misc]
+            process.wait(timeout=10)
+        for pid in self.horses:
+            _kill(lambda p=pid: os.kill(p, signal.SIGKILL))  # type: ignore[misc]
+
+
+def _kill(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@pytest.fixture
+def workers(app_config: dict[str, Any]) -> Iterator[Workers]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKAESTRO_")}
+    env.update({k: str(v) for k, v in app_config.items() if k.startswith("MARKAESTRO_")})
+    env.update({"MARKAESTRO_LOAD_PLUGINS": "false", "PYTHONPATH": str(ROOT)})
+    kit = Workers(env)
+    yield kit
+    kit.stop_all()
+
+
+def connect_fake(sessions: Any, tenant: Any, app_config: dict[str, Any], *, channel: str = "fake",
+                 account: str = "acct_1", fan_out: list[str] | None = None,
+                 credentials: Credentials | None = None) -> Destination:
+    """A connected destination with sealed credentials."""
+    credentials = credentials or Credentials(access_token="good-token", refresh_token="r1")
+    with session_scope(sessions) as session:
+        row = Destination(id=new_id("dst"), workspace_id=tenant.workspace_id, product_id=tenant.product_id,
+                          channel=channel, provider="fake", account_id=account, name=account,
+                          fan_out=fan_out or [])
+        row.credentials = seal(app_config["MARKAESTRO_SECRET_KEY"], row.id, credentials)
+        session.add(row)
+        return row
+
+
+def make_post(sessions: Any, tenant: Any, destination: Destination, *, caption: str = "Hello",
+              status: str = "draft", scheduled_at: datetime | None = None) -> str:
+    """A post row (the posts API is another issue's; tests arrange rows directly)."""
+    with session_scope(sessions) as session:
+        post = Post(id=new_id("pst"), workspace_id=tenant.workspace_id, product_id=tenant.product_id,
+                    channel=destination.channel, destination_id=destination.id, caption=caption,
+                    media_asset_ids=[], options={}, status=status, scheduled_at=scheduled_at)
+        session.add(post)
+        return post.id
+
+
+def publish(client: Any, tenant: Any, post_id: str) -> dict[str, Any]:
+    response = client.post(f"/api/public/v1/posts/{post_id}/publish", headers=tenant.headers)
+    assert response.status_code == 202, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_status(sessions: Any, run_id: str) -> str | None:
+    with session_scope(sessions) as session:
+        run = session.get(JobRun, run_id)
+        return run.status if run else None
+
+
+def finished(sessions: Any, run_id: str) -> bool:
+    return run_status(sessions, run_id) in ("succeeded", "failed")
+
+
+def targets_of(sessions: Any, post_id: str) -> list[PublishTarget]:
+    from sqlalchemy import select
+
+    with session_scope(sessions) as session:
+        return list(session.scalars(select(PublishTarget).where(PublishTarget.post_id == post_id)
+                                    .order_by(PublishTarget.position)))
+
+
+def post_status(sessions: Any, post_id: str) -> str:
+    with session_scope(sessions) as session:
+        post = session.get(Post, post_id)
+        assert post is not None
+        return post.status
+
+
+@pytest.fixture
+def count_events(sessions: Any) -> Callable[[], dict[str, Any]]:
+    """The recorded events' envelopes by type (the last of each type)."""
+    import json
+
+    from sqlalchemy import select
+
+    from core.models import Event
+
+    def read() -> dict[str, Any]:
+        with session_scope(sessions) as session:
+            return {e.type: json.loads(e.payload) for e in session.scalars(select(Event).order_by(Event.created_at))}
+
+    return read
