@@ -14,7 +14,7 @@ import itertools
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import IO
@@ -22,11 +22,13 @@ from typing import IO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from plugins.types import ChannelSpec, MediaItem
+
 from ..errors import PayloadTooLarge
 from ..ids import new_id
 from ..models import MediaAsset, MediaRendition
 from ..storage import Storage
-from . import probe
+from . import convert, probe, renditions
 from .errors import not_found
 from .upload_stream import boundary_of, open_file_part
 
@@ -116,6 +118,26 @@ def clean_filename(raw: str) -> str:
     if dot and 0 < len(ext) <= 10:
         return stem[: FILENAME_MAX_CHARS - len(ext) - 1] + "." + ext
     return name[:FILENAME_MAX_CHARS]
+
+
+def deliverable_media(session: Session, storage: Storage, public_url: str, spec: ChannelSpec,
+                      assets: Iterable[MediaAsset]) -> tuple[MediaItem, ...]:
+    """``assets`` in order, as ``spec``'s channel should receive them.
+
+    An image whose type the channel's ``MediaRules.deliver_as`` excludes is
+    replaced by its JPEG rendition (made once; URL, type, size, dimensions
+    and bytes are the rendition's). New rendition rows are flushed in the
+    caller's transaction; the caller commits.
+    """
+    return tuple(_deliverable(session, storage, public_url, spec, asset) for asset in assets)
+
+
+def _deliverable(session: Session, storage: Storage, public_url: str, spec: ChannelSpec,
+                 asset: MediaAsset) -> MediaItem:
+    if not renditions.needs_rendition(asset, spec):
+        return convert.media_item(asset, public_url, storage)
+    rendition = renditions.jpeg_rendition(session, storage, asset)
+    return convert.rendition_item(asset, rendition, public_url, storage)
 
 
 @dataclass(frozen=True)
