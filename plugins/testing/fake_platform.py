@@ -128,8 +128,9 @@ class FakePlatform:
 
     def _record(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
         post_id = f"fp_{next(self.state.ids)}"
-        post = {"id": post_id, "token": token, "caption": body.get("caption", ""),
-                "ready_at": time.monotonic() + float(self.state.behaviour["processing_s"])}
+        now = time.monotonic()
+        post = {"id": post_id, "token": token, "caption": body.get("caption", ""), "created_at": now,
+                "ready_at": now + float(self.state.behaviour["processing_s"])}
         self.state.posts[post_id] = post
         self.state.created[token] = self.state.created.get(token, 0) + 1
         return post
