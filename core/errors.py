@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Flask, Response, g, request
+from limits.errors import StorageError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE_BASE = "https://markaestro.dev/problems/"
@@ -205,6 +207,8 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(OperationalError, _unavailable)
     app.register_error_handler(RedisError, _unavailable)
+    app.register_error_handler(StorageError, _unavailable)  # flask-limiter's storage, when it wraps
+    app.register_error_handler(PoolTimeout, _unavailable)
     app.register_error_handler(DBAPIError, _db_error)
     app.register_error_handler(Exception, _unexpected)
 
