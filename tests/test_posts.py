@@ -168,3 +168,14 @@ def test_missing_post_is_a_404_problem(api):
     assert response.status_code == 404
     assert response.content_type == "application/problem+json"
     assert response.get_json()["code"] == "not_found"
+
+
+def test_an_idempotency_key_creates_the_post_once(api, destination, sessions, tenant):
+    headers = {**tenant.headers, "Idempotency-Key": "create-post-1"}
+    body = {"channel": "fake", "productId": tenant.product_id, "caption": "Once"}
+    first = api.client.post("/api/public/v1/posts", json=body, headers=headers)
+    again = api.client.post("/api/public/v1/posts", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_data() == first.get_data()
+    assert count_rows(sessions, Post) == 1
