@@ -61,7 +61,8 @@ def _limiter() -> Limiter | None:
 
 
 def _seconds_to_reset(limit: RequestLimit) -> int:
-    return max(1, math.ceil(limit.reset_at - time.time()))
+    """Whole seconds until the window resets (``reset_at`` is rounded up to a second)."""
+    return min(limit.limit.get_expiry(), max(1, math.ceil(limit.reset_at - time.time())))
 
 
 def _headers(limit: RequestLimit) -> dict[str, str]:
