@@ -16,7 +16,7 @@ from ..pagination import PageArgs
 from ..services import posts
 from ..services.post_checks import PostContext
 from ..services.post_documents import post_document, post_documents
-from ..storage import storage_from_config
+from ..storage import current_storage
 from .fields import Output, Timestamp, page_schema
 
 blp = Blueprint("posts", __name__, url_prefix="/posts", description="Posts: drafts, scheduled posts and their results")
@@ -103,7 +103,7 @@ class PostSchema(Output):
 
 def _context() -> PostContext:
     config = current_app.config
-    return PostContext(current_channels(), config["MARKAESTRO_PUBLIC_URL"], storage_from_config(config))
+    return PostContext(current_channels(), config["MARKAESTRO_PUBLIC_URL"], current_storage())
 
 
 @blp.route("")
