@@ -80,18 +80,22 @@ class Workers:
         return process
 
     def children(self, process: subprocess.Popen[bytes]) -> list[int]:
-        """The work horses ``process`` forked, still alive."""
-        found = []
+        """The work horses ``process`` forked and still running (each leads its own process group).
+
+        Every child (the scheduler process too) is remembered for teardown.
+        """
+        horses = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
+                    _state, ppid, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+                except (OSError, ValueError):
                     continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == process.pid:
-                    found.append(int(entry.name))
-        self.horses.update(found)
-        return found
+                if int(ppid) == process.pid:
+                    self.horses.add(int(entry.name))
+                    if int(pgrp) == int(entry.name):
+                        horses.append(int(entry.name))
+        return horses
 
     def kill_group(self, process: subprocess.Popen[bytes]) -> None:
         self.children(process)
