@@ -71,20 +71,28 @@ class DevServer:
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, _interrupt)
-        with ExitStack() as stack:
-            redis_url, started = stack.enter_context(local_redis(os.environ.get("MARKAESTRO_REDIS_URL")
-                                                                 or "redis://localhost:6379/0"))
-            os.environ["MARKAESTRO_REDIS_URL"] = redis_url
-            os.environ.setdefault("MARKAESTRO_PUBLIC_URL", f"http://localhost:{self.port}")
-            os.environ.setdefault("MARKAESTRO_WEBHOOK_ALLOW_PRIVATE", "true")
-            sandboxes, served = self._start_sandboxes(stack)
-            app = _create_app()
-            upgrade(app.config["MARKAESTRO_DATABASE_URL"])
-            demo = seed_demo(app, served)
-            stack.enter_context(serve_in_thread(_bind(self.host, self.port, app), "api"))
-            worker = stack.enter_context(worker_process())
-            print_banner(app, demo, redis_url, started, sandboxes, worker, self.port)
-            self._wait(worker)
+        signal.signal(signal.SIGINT, _interrupt)
+        try:
+            with ExitStack() as stack:
+                self._start(stack)
+        except KeyboardInterrupt:
+            pass
+        print("markaestro dev: stopped", file=sys.stderr, flush=True)
+
+    def _start(self, stack: ExitStack) -> None:
+        redis_url, started = stack.enter_context(local_redis(os.environ.get("MARKAESTRO_REDIS_URL")
+                                                             or "redis://localhost:6379/0"))
+        os.environ["MARKAESTRO_REDIS_URL"] = redis_url
+        os.environ.setdefault("MARKAESTRO_PUBLIC_URL", f"http://localhost:{self.port}")
+        os.environ.setdefault("MARKAESTRO_WEBHOOK_ALLOW_PRIVATE", "true")
+        sandboxes, served = self._start_sandboxes(stack)
+        app = _create_app()
+        upgrade(app.config["MARKAESTRO_DATABASE_URL"])
+        demo = seed_demo(app, served)
+        stack.enter_context(serve_in_thread(_bind(self.host, self.port, app), "api"))
+        worker = stack.enter_context(worker_process())
+        print_banner(app, demo, redis_url, started, sandboxes, worker, self.port)
+        self._wait(worker)
 
     def _start_sandboxes(self, stack: ExitStack) -> tuple[dict[str, str], set[str]]:
         """Serve each sandbox and point its settings variables at it.
@@ -104,22 +112,21 @@ class DevServer:
         return urls, served
 
     def _wait(self, worker: subprocess.Popen[bytes] | None) -> None:
+        """Until Ctrl-C or SIGTERM; says so once if the worker dies."""
         reported = False
-        try:
-            while True:
-                time.sleep(1.0)
-                if worker is not None and worker.poll() is not None and not reported:
-                    print(f"markaestro dev: the worker exited with status {worker.returncode}; "
-                          "publishing is paused until you restart dev", file=sys.stderr, flush=True)
-                    reported = True
-        except KeyboardInterrupt:
-            pass
-        print("\nmarkaestro dev: stopping", file=sys.stderr, flush=True)
-
+        while True:
+            time.sleep(1.0)
+            if worker is not None and worker.poll() is not None and not reported:
+                print(f"markaestro dev: the worker exited with status {worker.returncode}; "
+                      "publishing is paused until you restart dev", file=sys.stderr, flush=True)
+                reported = True
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    """SIGTERM stops ``dev`` like Ctrl-C: everything it started is stopped."""
+    """Ctrl-C or SIGTERM: stop everything ``dev`` started; further signals wait for that."""
+    print("\nmarkaestro dev: stopping", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
