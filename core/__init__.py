@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, channels, config, db_session, hosting, idempotency, ratelimit, request_ids
+from . import auth, channels, config, db_session, hosting, idempotency, operator, ratelimit, request_ids
 from .errors import register_error_handlers
 from .extensions import API_SETTINGS, Api
 
@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: tuple[obje
     idempotency.init_app(app)
     hosting.init_app(app)
     _init_api(app)
+    operator.init_app(app)
     return app
 
 
