@@ -9,6 +9,7 @@ import http
 from typing import Any
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask_smorest import Api as BaseApi
 from flask_smorest import Blueprint as BaseBlueprint
 from flask_smorest.utils import prepare_response
@@ -30,10 +31,39 @@ class ProblemSchema(ma.Schema):
     requestId = ma.fields.String(allow_none=True)
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "1–255 printable ASCII characters (bare, or an RFC 8941 quoted string), scoped to the "
+                   "workspace and kept at least 24 hours. A retry with the same key, method, path and body "
+                   "replays the stored response (`Idempotent-Replayed: true`); another body is 422 "
+                   "`idempotency_key_reused`; while the first is in flight, 409 `idempotency_key_in_use`. "
+                   "Responses with status ≥ 500 are not stored.",
+}
+
+
+class IdempotencyDocPlugin(BasePlugin):
+    """Documents ``Idempotency-Key`` and its 400/409/422 answers on every POST operation."""
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        operation = (operations or {}).get("post")
+        if operation is None:
+            return
+        operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+        responses = operation.setdefault("responses", {})
+        for status in (400, 409, 422):
+            responses.setdefault(str(status), http.HTTPStatus(status).name)
+
+
 class Api(BaseApi):
     """flask-smorest's Api speaking problem+json for every error."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, **kwargs: Any) -> None:
+        kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), IdempotencyDocPlugin()]
+        super()._init_spec(**kwargs)
 
     def handle_http_exception(self, error: Any) -> Any:
         return _from_http_exception(error)
