@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from rq import Queue, SimpleWorker
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -116,3 +117,18 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     return seen
+
+
+class BurstWorker(SimpleWorker):
+    """An in-process RQ worker for burst runs, without the pubsub command channel.
+
+    (redis-py can take up to a minute to stop RQ's pubsub thread; burst runs need no commands.)
+    """
+
+    def subscribe(self) -> None:
+        self.pubsub_thread = None
+
+
+def work_burst(queue: Queue) -> None:
+    BurstWorker([queue], connection=queue.connection, serializer=queue.serializer).work(
+        burst=True, logging_level="WARNING")
