@@ -4,6 +4,7 @@ The endpoints are registered through the API with ``MARKAESTRO_WEBHOOK_ALLOW_PRI
 (the receiver is http on 127.0.0.1); every test runs under the loopback-only guard.
 """
 
+# ruff: noqa: F811  (fixtures imported from tests.webhook_support)
 from __future__ import annotations
 
 import json
