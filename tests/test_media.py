@@ -91,7 +91,8 @@ def test_type_comes_from_the_bytes_not_the_name_or_part_type(client, tenant):
     (samples.PDF, "doc.jpg", "image/jpeg"),
     (b"", "empty.jpg", "image/jpeg"),
     (samples.ftyp(b"heic") + b"\0" * 64, "photo.jpg", "image/jpeg"),
-], ids=["text", "html", "svg", "pdf", "empty", "heic"])
+    (samples.image_bytes("ICO", (16, 16)), "icon.png", "image/png"),
+], ids=["text", "html", "svg", "pdf", "empty", "heic", "ico"])
 def test_unsupported_bytes_are_415_and_never_stored(client, tenant, sessions, media_dir, data, filename,
                                                      content_type):
     response = post_file(client, tenant.headers, data, filename, content_type)
@@ -118,7 +119,7 @@ def test_corrupt_media_and_bombs_are_422_with_nothing_left(client, tenant, sessi
     assert_nothing_left(sessions, media_dir)
 
 
-def test_png_bomb_is_68_bytes(client):
+def test_png_bomb_is_68_bytes():
     assert len(samples.png_bomb()) == 68
 
 
