@@ -56,8 +56,8 @@ def srgb_icc() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # type: ignore[no-any-return]
 
 
-def png_with_icc() -> bytes:
-    return image_bytes("PNG", (16, 16), GREEN, icc_profile=srgb_icc())
+def png_with_icc(icc: bytes) -> bytes:
+    return image_bytes("PNG", (16, 16), GREEN, icc_profile=icc)
 
 
 def cmyk_jpeg() -> bytes:
