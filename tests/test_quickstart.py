@@ -69,9 +69,9 @@ def wait_until_answering(base: str, process: subprocess.Popen[bytes]) -> None:
             assert process.stderr is not None
             pytest.fail(f"markaestro serve exited: {process.stderr.read().decode()[-2000:]}")
         try:
-            requests.get(f"{base}/api/public/v1/openapi.json", timeout=1)
+            requests.get(f"{base}/api/public/v1/openapi.json", timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not bound yet, or no worker booted yet
             time.sleep(0.1)
     pytest.fail("markaestro serve did not start listening")
 
