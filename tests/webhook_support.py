@@ -47,6 +47,11 @@ class Receiver:
     def to(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path == path]
 
+    def holding(self, path: str) -> int:
+        """How many requests to ``path`` are being held open right now."""
+        with self._lock:
+            return self._hanging.get(path, 0)
+
     def release(self) -> None:
         self.released.set()
 
