@@ -1,6 +1,6 @@
 """Peak RSS of a worker uploading a large video to the TikTok sandbox.
 
-Usage: ``python channels_tiktok/bench/upload_memory.py [SIZE_MB]`` (default 300).
+Usage: ``python bench/bench_tiktok_upload.py [SIZE_MB]`` (default 300).
 
 The sandbox runs in a child process, so the numbers are the uploading
 process's own. A sparse temporary file of SIZE_MB is published through the
