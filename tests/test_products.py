@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.db import session_scope
-from core.models import Destination
 from core.ids import new_id
+from core.models import Destination
 
 
 def connect(sessions, tenant, channel="fake", account="acct_1", status="connected"):
