@@ -70,16 +70,20 @@ class DevServer:
         self.host, self.port = host, port
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, _interrupt)
-        signal.signal(signal.SIGINT, _interrupt)
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        for sig in previous:
+            signal.signal(sig, _interrupt)
         try:
             with ExitStack() as stack:
                 self._start(stack)
         except KeyboardInterrupt:
-            pass
-        print("markaestro dev: stopped", file=sys.stderr, flush=True)
+            print("markaestro dev: stopped", file=sys.stderr, flush=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _start(self, stack: ExitStack) -> None:
+        require_free(self.host, self.port)  # before starting anything
         redis_url, started = stack.enter_context(local_redis(os.environ.get("MARKAESTRO_REDIS_URL")
                                                              or "redis://localhost:6379/0"))
         os.environ["MARKAESTRO_REDIS_URL"] = redis_url
@@ -137,11 +141,27 @@ def _create_app() -> Flask:
 
 
 def _bind(host: str, port: int, app: Any) -> BaseWSGIServer:
-    try:
-        return make_server(host, port, app, threaded=True)
-    except OSError as exc:
-        raise DevServerError(f"cannot listen on {host}:{port} ({exc.strerror}); "
-                           "is something else running there? Try --port") from None
+    """A threaded server for ``app`` on ``host:port`` (0: any free port)."""
+    if port:
+        require_free(host, port)  # werkzeug would print two lines and exit
+    return make_server(host, port, app, threaded=True)
+
+
+def require_free(host: str, port: int) -> None:
+    if not port_free(host, port):
+        raise DevServerError(f"cannot listen on {host}:{port}: something else is running there; "
+                             "stop it or pass --port")
+
+
+def port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @contextmanager

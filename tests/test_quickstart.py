@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,9 +15,11 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 from flask import Flask
 
 from core import create_app
+from core.cli import cli
 from core.devserver import free_port, seed_demo
 from core.migrate import upgrade
 
@@ -117,3 +120,19 @@ def test_dev_seeds_a_working_demo_once_and_reuses_it(dev_app: Flask) -> None:
 
 def test_dev_connects_nothing_for_channels_without_a_running_sandbox(dev_app: Flask) -> None:
     assert seed_demo(dev_app, set()).destinations == []
+
+
+def test_dev_on_a_busy_port_fails_in_one_line_before_starting_anything(env: dict[str, str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in env.items():
+        if key.startswith("MARKAESTRO_"):
+            monkeypatch.setenv(key, value)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["dev", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: something else is running there; " \
+                            "stop it or pass --port\n"
+    assert not Path(env["MARKAESTRO_INSTANCE_PATH"], "dev-demo.json").exists()
