@@ -41,6 +41,9 @@ from tests.pipeline_kit import ROOT, Workers
 API = "/api/public/v1"
 RUN_DEADLINE_S = 30.0
 IG_USER = "17841400000000001"  #: the Instagram sandbox's default account
+RENDITIONS_UNUSED = ("core/services/publishing_media.py:33 looks up convert.deliverable_media, which does not exist "
+                     "(it is core.services.media.deliverable_media(session, storage, public_url, spec, assets)), so "
+                     "publishes hand channels the original PNG URL, never the JPEG rendition")
 
 
 # --------------------------------------------------------------------------- HTTP servers
@@ -278,6 +281,12 @@ class Client:
         response = self.post(f"/posts/{post_id}/publish", **headers)
         assert response.status_code == 202, response.text
         return dict(response.json())
+
+    def publish_to_the_end(self, post_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Publish the post; the finished run and the post as the API then shows them."""
+        queued = self.publish(post_id)
+        assert queued["status"] == "queued" and queued["postId"] == post_id, queued
+        return self.wait_for_run(queued["id"]), self.get(f"/posts/{post_id}")
 
     def wait_for_run(self, run_id: str, deadline_s: float = RUN_DEADLINE_S) -> dict[str, Any]:
         """``GET /job-runs/{id}`` until it is ``succeeded`` or ``failed`` (bounded)."""

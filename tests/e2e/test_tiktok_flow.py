@@ -8,22 +8,12 @@ import pytest
 
 from tests.media_samples import image_bytes, jpeg, mp4
 
-from .conftest import Client, LiveApp, Served, TikTok, assert_succeeded
+from .conftest import RENDITIONS_UNUSED, Client, LiveApp, Served, TikTok, assert_succeeded
 
 INBOX_ACTION = "open_tiktok_inbox_and_complete_editing"
 VIDEO_INIT = "/v2/post/publish/inbox/video/init/"
 CONTENT_INIT = "/v2/post/publish/content/init/"
 WATCH_DEADLINE_S = 4.0  #: a watch poll is due within cadence.POLL_AFTER_S plus the scheduler's 1 s tick
-RENDITIONS_UNUSED = ("core/services/publishing_media.py:33 looks up convert.deliverable_media, which does not exist "
-                     "(it is core.services.media.deliverable_media(session, storage, public_url, spec, assets)), so "
-                     "publishes hand channels the original PNG URL, never the JPEG rendition")
-
-
-def _publish(api: Client, post: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Publish ``post``; the finished run and the post as the API then shows them."""
-    queued = api.publish(post["id"])
-    assert queued["status"] == "queued" and queued["postId"] == post["id"]
-    return api.wait_for_run(queued["id"]), api.get(f"/posts/{post['id']}")
 
 
 def test_video_reaches_the_creators_inbox(api: Client, tiktok: TikTok, tiktok_destination: str, worker: Any,
@@ -33,7 +23,7 @@ def test_video_reaches_the_creators_inbox(api: Client, tiktok: TikTok, tiktok_de
     post = api.create_post("tiktok", [video], caption="Spring drop teaser", destinationId=tiktok_destination)
     assert post["status"] == "draft"
 
-    run, post = _publish(api, post)
+    run, post = api.publish_to_the_end(post["id"])
 
     assert_succeeded(run)
     assert post["status"] == "exported_for_review" and post["nextAction"] == INBOX_ACTION
@@ -58,7 +48,7 @@ def test_video_reaches_the_creators_inbox(api: Client, tiktok: TikTok, tiktok_de
 def test_video_timeline_names_the_platform_steps(api: Client, tiktok: TikTok, tiktok_destination: str,
                                                  worker: Any) -> None:
     video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
-    run, _post = _publish(api, api.create_post("tiktok", [video], caption="Spring drop teaser"))
+    run, _post = api.publish_to_the_end(api.create_post("tiktok", [video], caption="Spring drop teaser")["id"])
     assert_succeeded(run)
     assert [s["name"] for s in run["steps"]] == ["init_upload", "upload", "await_inbox_delivery"]
 
@@ -70,7 +60,7 @@ def test_creator_publishing_from_the_inbox_marks_the_post_published(api: Client,
                                                                     tiktok_destination: str, worker: Any,
                                                                     events: Any) -> None:
     video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
-    run, post = _publish(api, api.create_post("tiktok", [video], caption="Spring drop teaser"))
+    run, post = api.publish_to_the_end(api.create_post("tiktok", [video], caption="Spring drop teaser")["id"])
     assert_succeeded(run)
     publish_id = post["publishResults"][0]["externalId"]
     tiktok.state.complete(publish_id)  # the creator posts the inbox draft in the app
@@ -88,7 +78,7 @@ def test_handoff_records_the_exported_for_review_event(api: Client, tiktok: TikT
                                                        worker: Any, events: Any) -> None:
     video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
     post = api.create_post("tiktok", [video], caption="Spring drop teaser")
-    run, post = _publish(api, post)
+    run, post = api.publish_to_the_end(post["id"])
     assert_succeeded(run)
 
     recorded = {e["type"]: e for e in events()}
@@ -109,7 +99,7 @@ def test_photos_are_pulled_from_the_hosted_urls(api: Client, tiktok: TikTok, tik
     photos = [api.upload(jpeg((1080, 1350)), "one.jpg"), api.upload(jpeg((1080, 1080)), "two.jpg")]
     post = api.create_post("tiktok", photos, caption="Launch day", options={"title": "Spring drop"})
 
-    run, post = _publish(api, post)
+    run, post = api.publish_to_the_end(post["id"])
 
     assert_succeeded(run)
     assert post["status"] == "exported_for_review" and post["nextAction"] == INBOX_ACTION
@@ -130,7 +120,7 @@ def test_png_photo_arrives_as_a_jpeg_rendition(api: Client, tiktok: TikTok, tikt
     assert photos[1]["mimeType"] == "image/png"
     post = api.create_post("tiktok", photos, caption="Launch day")
 
-    run, post = _publish(api, post)
+    run, post = api.publish_to_the_end(post["id"])
 
     assert_succeeded(run)
     assert post["status"] == "exported_for_review"
