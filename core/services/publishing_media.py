@@ -13,15 +13,15 @@ from plugins.types import Post as PluginPost
 
 from ..models import MediaAsset, Post
 from ..storage import Storage, storage_from_config
-from . import convert
+from . import convert, media
 
 
 def media_for(session: Session, post: Post, spec: ChannelSpec, config: Mapping[str, Any],
               storage: Storage | None = None) -> tuple[MediaItem, ...]:
     """The post's media in order, as ``spec``'s channel should receive them.
 
-    Uses the media service's ``deliverable_media`` (renditions for channels
-    whose ``deliver_as`` asks for one) when it is available.
+    Images a channel's ``deliver_as`` excludes are handed over as JPEG
+    renditions (made once and committed with the caller's transaction).
     """
     ids = list(post.media_asset_ids or [])
     if not ids:
@@ -30,10 +30,7 @@ def media_for(session: Session, post: Post, spec: ChannelSpec, config: Mapping[s
     assets = [rows[i] for i in ids if i in rows]
     storage = storage or storage_from_config(dict(config))
     public_url = str(config["MARKAESTRO_PUBLIC_URL"])
-    deliverable = getattr(convert, "deliverable_media", None)
-    if deliverable is not None:
-        return tuple(deliverable(session, assets, spec, public_url, storage))
-    return tuple(convert.media_item(a, public_url, storage) for a in assets)
+    return media.deliverable_media(session, storage, public_url, spec, assets)
 
 
 def plugin_post_for(post: Post, media: tuple[MediaItem, ...], target: str) -> PluginPost:
