@@ -62,7 +62,8 @@ def app_config(app_config: dict[str, Any], fake_platform: FakePlatformServer) ->
     """The app's settings with short pipeline timings and the fake platform's address."""
     return {**app_config, "MARKAESTRO_FAKE_API_URL": fake_platform.url, "MARKAESTRO_LEASE_SECONDS": "3",
             "MARKAESTRO_SWEEP_INTERVAL_SECONDS": "0.3", "MARKAESTRO_RETRY_BASE_SECONDS": "0.05",
-            "MARKAESTRO_QUEUE_NAME": f"test-{new_id('run')}", "MARKAESTRO_EXTRA_PLUGINS": "plugins.testing.fake_channel"}
+            "MARKAESTRO_QUEUE_NAME": f"test-{new_id('run')}",
+            "MARKAESTRO_EXTRA_PLUGINS": "plugins.testing.fake_channel"}
 
 
 @dataclass
@@ -118,10 +119,10 @@ class Workers:
 
 
 def _kill(action: Callable[[], None]) -> None:
-    try:
+    from contextlib import suppress
+
+    with suppress(ProcessLookupError, PermissionError):
         action()
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """A publish runs end to end: API → queue → real RQ worker → fake channel → fake platform over HTTP."""
 
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 from tests.pipeline_kit import (  # noqa: F401  (fixtures)

@@ -1,0 +1,215 @@
+"""Pipeline throughput: N posts published end to end against an instant fake platform.
+
+Prints posts per second beside RQ's own no-op job throughput, measured in
+the same run with the same worker count and worker class. Figures are
+printed, never asserted.
+
+    .venv/bin/python bench/bench_pipeline.py --posts 300 --workers 2 [--worker-class rq.Worker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import logging  # noqa: E402
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from core.db import make_engine, make_session_factory, session_scope  # noqa: E402
+from core.migrate import upgrade  # noqa: E402
+from core.queue import connect  # noqa: E402
+from plugins.testing.fake_platform import FakePlatform  # noqa: E402
+from tests.services import postgres_admin_url, postgres_database  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+SECRET = "Qq7W7pD9N3vQ2eqk0oT2mYx8l2bq2cT7Xk1i4oQW7dE="
+REDIS = "redis://127.0.0.1:6379/13"
+
+
+def noop() -> None:
+    """The baseline job."""
+
+
+@contextmanager
+def environment(platform: FakePlatform, extra: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """A migrated database, a flushed Redis database and the fake platform; the settings as env."""
+    server = make_server("127.0.0.1", 0, platform, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    admin = postgres_admin_url()
+    with (postgres_database(admin) if admin else _sqlite()) as url:
+        upgrade(url)
+        connect(REDIS).flushdb()
+        env = {"MARKAESTRO_DATABASE_URL": url, "MARKAESTRO_REDIS_URL": REDIS, "MARKAESTRO_SECRET_KEY": SECRET,
+               "MARKAESTRO_LOAD_PLUGINS": "false", "MARKAESTRO_EXTRA_PLUGINS": "plugins.testing.fake_channel",
+               "MARKAESTRO_FAKE_API_URL": f"http://127.0.0.1:{server.server_port}", "MARKAESTRO_QUEUE_NAME": "bench",
+               "MARKAESTRO_RATE_LIMIT": "off", "MARKAESTRO_SWEEP_INTERVAL_SECONDS": "5", **(extra or {})}
+        try:
+            yield env
+        finally:
+            server.shutdown()
+
+
+@contextmanager
+def _sqlite() -> Iterator[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{folder}/bench.db"
+
+
+def start_workers(count: int, env: dict[str, str], code: str) -> list[subprocess.Popen[bytes]]:
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    return [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=full, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=_log()) for _ in range(count)]
+
+
+def _log() -> Any:
+    """Worker logs go to ``$BENCH_LOG`` when set (default: discarded)."""
+    path = os.environ.get("BENCH_LOG")
+    return open(path, "ab") if path else subprocess.DEVNULL
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    import signal
+    from contextlib import suppress
+
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def pipeline_worker_code(worker_class: str) -> str:
+    module, name = worker_class.rsplit(".", 1)
+    return (f"import {module} as m; from core import create_app; from core.worker import run_worker; "
+            f"run_worker(create_app().config, worker_class=m.{name})")
+
+
+def seed_posts(env: dict[str, str], count: int) -> tuple[Any, list[str]]:
+    """A workspace, a fake destination and ``count`` draft posts; returns the session factory and post ids."""
+    from core.ids import new_id
+    from core.models import Destination, Post
+    from core.services import catalog
+    from core.services.credentials import seal
+    from plugins.types import Credentials
+
+    sessions = make_session_factory(make_engine(env["MARKAESTRO_DATABASE_URL"]))
+    with session_scope(sessions) as session:
+        workspace = catalog.create_workspace(session, "bench")
+        product = catalog.create_product(session, workspace.id, "bench")
+        row = Destination(id=new_id("dst"), workspace_id=workspace.id, product_id=product.id, channel="fake",
+                          provider="fake", account_id="acct", name="bench")
+        row.credentials = seal(SECRET, row.id, Credentials(access_token="t"))
+        session.add(row)
+        posts = [Post(id=new_id("pst"), workspace_id=workspace.id, product_id=product.id, channel="fake",
+                      destination_id=row.id, caption=f"post {i}", media_asset_ids=[], options={})
+                 for i in range(count)]
+        session.add_all(posts)
+        return sessions, [p.id for p in posts]
+
+
+def publish_all(env: dict[str, str], sessions: Any, post_ids: list[str]) -> list[str]:
+    """Start every publish the way the API does (service + enqueue)."""
+    from core.channels import build_channels
+    from core.models import Post
+    from core.queue import enqueue_run, make_queue
+    from core.services.publishing import start_publish
+
+    config: dict[str, Any] = dict(env)
+    channels = build_channels({**config, "MARKAESTRO_LOAD_PLUGINS": False})
+    config["MARKAESTRO_PUBLIC_URL"] = "http://media.bench"
+    config["MARKAESTRO_MEDIA_DIR"] = "/tmp/bench-media"
+    queue = make_queue(connect(REDIS), "bench")
+    runs = []
+    for post_id in post_ids:
+        with sessions() as session:
+            workspace = session.get(Post, post_id).workspace_id
+            run = start_publish(session, channels, config, workspace, post_id)
+            runs.append(run.id)
+        enqueue_run(queue, run.id, 0)
+    return runs
+
+
+def wait_finished(sessions: Any, total: int, timeout: float) -> float:
+    from sqlalchemy import func, select
+
+    from core.models import JobRun
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        with sessions() as session:
+            done = session.scalar(select(func.count()).select_from(JobRun).where(
+                JobRun.status.in_(("succeeded", "failed"))))
+        if done == total:
+            return time.monotonic()
+        time.sleep(0.1)
+    raise SystemExit(f"timed out: {done}/{total} runs finished")
+
+
+def bench_pipeline(posts: int, workers: int, worker_class: str) -> float:
+    with environment(FakePlatform()) as env:
+        sessions, post_ids = seed_posts(env, posts)
+        processes = start_workers(workers, env, pipeline_worker_code(worker_class))
+        time.sleep(2)  # let the workers start
+        try:
+            start = time.monotonic()
+            publish_all(env, sessions, post_ids)
+            end = wait_finished(sessions, posts, timeout=600)
+        finally:
+            stop(processes)
+        return posts / (end - start)
+
+
+def bench_noop(jobs: int, workers: int, worker_class: str) -> float:
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    connection = connect(REDIS)
+    connection.flushdb()
+    module, name = worker_class.rsplit(".", 1)
+    code = (f"import bench.bench_pipeline; import {module} as m; "
+            "from rq.serializers import JSONSerializer; import redis; "
+            f"c = redis.Redis.from_url('{REDIS}'); "
+            f"m.{name}(['noop'], connection=c, serializer=JSONSerializer).work(logging_level='WARNING')")
+    processes = start_workers(workers, {}, code)
+    time.sleep(2)
+    queue = Queue("noop", connection=connection, serializer=JSONSerializer)
+    try:
+        start = time.monotonic()
+        for _ in range(jobs):
+            queue.enqueue("bench.bench_pipeline.noop", result_ttl=600)
+        while queue.finished_job_registry.count < jobs:
+            time.sleep(0.05)
+        return jobs / (time.monotonic() - start)
+    finally:
+        stop(processes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--posts", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="rq.Worker")
+    args = parser.parse_args()
+    pipeline = bench_pipeline(args.posts, args.workers, args.worker_class)
+    baseline = bench_noop(args.posts, args.workers, args.worker_class)
+    print(f"workers: {args.workers} x {args.worker_class}, posts: {args.posts}")
+    print(f"pipeline: {pipeline:8.1f} posts/s (claim, intent, creating call, checkpoint, finish)")
+    print(f"rq no-op: {baseline:8.1f} jobs/s")
+    print(f"ratio:    {pipeline / baseline:8.2f} (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

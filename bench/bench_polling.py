@@ -1,0 +1,63 @@
+"""Polling: publishes whose platform confirms after 30 s, with 2 workers.
+
+Waiting never holds a worker, so the whole batch should complete within
+30 s plus about two poll intervals. Prints the completion time beside that
+target; never asserts.
+
+    .venv/bin/python bench/bench_polling.py --posts 2000 --workers 2 --poll-interval 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_pipeline import (
+    environment,
+    pipeline_worker_code,
+    publish_all,
+    seed_posts,
+    start_workers,
+    stop,
+    wait_finished,
+)
+from plugins.testing.fake_platform import FakePlatform
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--processing", type=float, default=30.0, help="seconds until the platform confirms")
+    parser.add_argument("--poll-interval", type=float, default=5.0, help="MARKAESTRO_POLL_INTERVAL_SECONDS")
+    parser.add_argument("--worker-class", default="rq.Worker")
+    args = parser.parse_args()
+    platform = FakePlatform()
+    platform.state.behaviour["processing_s"] = args.processing
+    extra = {"MARKAESTRO_POLL_INTERVAL_SECONDS": str(args.poll_interval)}
+    with environment(platform, extra) as env:
+        sessions, post_ids = seed_posts(env, args.posts)
+        processes = start_workers(args.workers, env, pipeline_worker_code(args.worker_class))
+        time.sleep(2)
+        try:
+            start = time.monotonic()
+            publish_all(env, sessions, post_ids)
+            queued = time.monotonic() - start
+            elapsed = wait_finished(sessions, args.posts, timeout=1800) - start
+        finally:
+            stop(processes)
+    target = args.processing + 2 * args.poll_interval
+    print(f"posts: {args.posts}, workers: {args.workers} x {args.worker_class}, poll interval {args.poll_interval} s")
+    print(f"publishing started for all posts in {queued:.1f} s")
+    print(f"all runs finished after {elapsed:.1f} s; target {target:.1f} s (processing + two poll intervals); "
+          f"ratio {elapsed / target:.2f}")
+    print(f"creating calls: {sum(platform.state.created.values())}, polls and reads: "
+          f"{platform.state.calls} creating requests")
+
+
+if __name__ == "__main__":
+    main()
