@@ -41,9 +41,9 @@ from tests.pipeline_kit import ROOT, Workers
 API = "/api/public/v1"
 RUN_DEADLINE_S = 30.0
 IG_USER = "17841400000000001"  #: the Instagram sandbox's default account
-RENDITIONS_UNUSED = ("core/services/publishing_media.py:33 looks up convert.deliverable_media, which does not exist "
-                     "(it is core.services.media.deliverable_media(session, storage, public_url, spec, assets)), so "
-                     "publishes hand channels the original PNG URL, never the JPEG rendition")
+#: the app credentials the plugins use for OAuth and token refresh (the TikTok sandbox checks them)
+CLIENT_SETTINGS = {"MARKAESTRO_TIKTOK_CLIENT_ID": "e2e_client_key", "MARKAESTRO_TIKTOK_CLIENT_SECRET": "e2e_secret",
+                   "MARKAESTRO_INSTAGRAM_CLIENT_ID": "990001", "MARKAESTRO_INSTAGRAM_CLIENT_SECRET": "e2e_secret"}
 
 
 # --------------------------------------------------------------------------- HTTP servers
@@ -135,7 +135,10 @@ def _without_delays(box: Sandbox) -> None:
     if box.name == "tiktok":
         from channels_tiktok.sandbox import sandbox_state
 
-        sandbox_state(box.app).config.processing_delay_s = 0.0  # type: ignore[arg-type]
+        config = sandbox_state(box.app).config  # type: ignore[arg-type]
+        config.processing_delay_s = 0.0
+        config.client_key, config.client_secret = CLIENT_SETTINGS["MARKAESTRO_TIKTOK_CLIENT_ID"], \
+            CLIENT_SETTINGS["MARKAESTRO_TIKTOK_CLIENT_SECRET"]
     elif box.name == "instagram":
         box.app.extensions["instagram_sandbox"].configure(  # type: ignore[attr-defined]
             image_processing_s=0.0, video_processing_s=0.0, carousel_processing_s=0.0, fetch_timeout_s=5.0)
@@ -210,6 +213,7 @@ def app_config(app_config: dict[str, Any], live: tuple[LiveApp, Served], sandbox
     return {
         **app_config,
         **sandboxes.settings(),
+        **CLIENT_SETTINGS,
         "MARKAESTRO_LOAD_PLUGINS": True,
         "MARKAESTRO_EXTRA_PLUGINS": "tests.e2e.cadence",
         "MARKAESTRO_PUBLIC_URL": live[1].url,

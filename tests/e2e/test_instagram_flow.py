@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.media_samples import image_bytes, jpeg, mp4
 
-from .conftest import IG_USER, RENDITIONS_UNUSED, Client, Instagram, LiveApp, Served, assert_succeeded
+from .conftest import IG_USER, Client, Instagram, LiveApp, Served, assert_succeeded
 
 #: what a single-item publish asks of the Graph API, in order (media_publish exactly once)
 SINGLE_ITEM_CALLS = ["POST media", "GET container", "GET container", "GET content_publishing_limit",
@@ -50,7 +48,6 @@ def test_single_jpeg_is_published_with_its_permalink(api: Client, instagram: Ins
     assert published["data"]["externalId"] == result["externalId"] and published["data"]["status"] == "published"
 
 
-@pytest.mark.xfail(strict=True, reason=RENDITIONS_UNUSED)
 def test_png_reaches_instagram_as_a_jpeg_rendition(api: Client, instagram: Instagram, instagram_destination: str,
                                                    worker: Any, live: tuple[LiveApp, Served]) -> None:
     png = api.upload(image_bytes("PNG", (1080, 1080)), "launch.png")

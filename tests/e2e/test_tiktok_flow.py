@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from core.db import session_scope
+from core.models import Destination
+from core.services.credentials import unseal
+from plugins.types import Credentials
 from tests.media_samples import image_bytes, jpeg, mp4
 
-from .conftest import RENDITIONS_UNUSED, Client, LiveApp, Served, TikTok, assert_succeeded
+from .conftest import Client, LiveApp, Served, TikTok, assert_succeeded, connect
 
 INBOX_ACTION = "open_tiktok_inbox_and_complete_editing"
 VIDEO_INIT = "/v2/post/publish/inbox/video/init/"
@@ -113,7 +118,6 @@ def test_photos_are_pulled_from_the_hosted_urls(api: Client, tiktok: TikTok, tik
     assert fetched == [("GET", p["url"].split(live[1].url, 1)[1], 200, "image/jpeg") for p in photos]
 
 
-@pytest.mark.xfail(strict=True, reason=RENDITIONS_UNUSED)
 def test_png_photo_arrives_as_a_jpeg_rendition(api: Client, tiktok: TikTok, tiktok_destination: str, worker: Any,
                                                live: tuple[LiveApp, Served]) -> None:
     photos = [api.upload(jpeg((1080, 1350)), "one.jpg"), api.upload(image_bytes("PNG", (1080, 1080)), "two.png")]
@@ -129,3 +133,65 @@ def test_png_photo_arrives_as_a_jpeg_rendition(api: Client, tiktok: TikTok, tikt
     assert urls[0] == photos[0]["url"] and urls[1] != photos[1]["url"]
     fetched = {h.path: (h.status, h.content_type) for h in live[0].media_hits()}
     assert fetched[urls[1].split(live[1].url, 1)[1]] == (200, "image/jpeg")
+
+
+def test_rejected_token_is_refreshed_mid_run_and_the_rotation_kept(api: Client, app: Any, tiktok: TikTok,
+                                                                   tiktok_destination: str, worker: Any) -> None:
+    tiktok.state.inject("video_init", "token_expired")
+    video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
+    post = api.create_post("tiktok", [video], caption="Spring drop teaser")
+
+    run, post = api.publish_to_the_end(post["id"])
+
+    assert_succeeded(run)
+    assert post["status"] == "exported_for_review"
+    calls = [c.split()[:3] for c in tiktok.calls(skip_status=True)]
+    assert calls == [["POST", VIDEO_INIT, "401"], ["POST", "/v2/oauth/token/", "200"], ["POST", VIDEO_INIT, "200"],
+                     ["PUT", "/upload/video/", "201"]]
+    stored = _stored_credentials(app, tiktok_destination)
+    assert stored.access_token in tiktok.state.tokens and stored.refresh_token in tiktok.state.refresh_tokens
+
+
+def test_failed_processing_fails_the_post_with_tiktoks_reason(api: Client, tiktok: TikTok,
+                                                              tiktok_destination: str, worker: Any) -> None:
+    tiktok.state.next_fail_reason = "duration_check_failed"
+    video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
+    post = api.create_post("tiktok", [video], caption="Spring drop teaser")
+
+    run, post = api.publish_to_the_end(post["id"])
+
+    assert run["status"] == "failed" and post["status"] == "failed" and post["nextAction"] is None, run
+    [result] = post["publishResults"]
+    assert result["status"] == "failed"
+    assert result["error"]["platformCode"] == "duration_check_failed"
+    assert "duration_check_failed" in result["error"]["message"]
+
+
+def _stored_credentials(app: Any, public_id: str) -> Credentials:
+    """The destination's tokens as the database holds them (sealed), unsealed."""
+    channel, provider, account = public_id.split(":", 2)
+    with session_scope(app.extensions["markaestro.sessions"]) as session:
+        row = session.scalars(select(Destination).where(
+            Destination.channel == channel, Destination.provider == provider, Destination.account_id == account)).one()
+        return unseal(app.config["MARKAESTRO_SECRET_KEY"], row.id, row.credentials)
+
+
+def test_refused_refresh_asks_for_reconnection(api: Client, app: Any, tenant: Any, tiktok: TikTok, worker: Any,
+                                               events: Any) -> None:
+    tokens = tiktok.state.issue_tokens()
+    destination = connect(app, tenant, "tiktok", "tiktok", tokens["open_id"], tokens["access_token"],
+                          "rft.spent-elsewhere")
+    tiktok.state.inject("video_init", "token_expired")
+    video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
+    post = api.create_post("tiktok", [video], caption="Spring drop teaser")
+
+    run, post = api.publish_to_the_end(post["id"])
+
+    assert run["status"] == "failed" and post["status"] == "failed", run
+    assert post["nextAction"] == "reconnect_destination"
+    assert post["publishResults"][0]["error"]["code"] == "reauthorization_required", post["publishResults"]
+    [listed] = api.get(f"/products/{tenant.product_id}/destinations")["data"]
+    assert listed["id"] == destination and listed["status"] == "needs_reauth"
+    assert [c.split()[:3] for c in tiktok.calls()] == [["POST", VIDEO_INIT, "401"], ["POST", "/v2/oauth/token/", "400"]]
+    types = [e["type"] for e in events()]
+    assert "destination.needs_reauth" in types and "post.failed" in types
