@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from plugins.manager import Channels
 
 from .db import make_engine, make_session_factory
-from .models import JobRun
 from .pacer import RedisPacer
 from .queue import connect, enqueue_run, make_queue
 from .services.publishing_context import PipelineContext, PipelineSettings
@@ -79,11 +78,3 @@ def publish_run(run_id: str) -> str:
     job = get_current_job()
     owner = f"{job.id if job else 'inline'}/{os.getpid()}/{secrets.token_hex(4)}"
     return process_run(ctx, run_id, owner)
-
-
-def describe_run(sessions: sessionmaker[Session], run_id: str, what: str) -> str:
-    """A job description an operator can read: the post, the run and the step."""
-    with sessions() as session:
-        run = session.get(JobRun, run_id)
-        post = run.post_id if run else "?"
-    return f"publish post {post} (run {run_id}): {what}"
