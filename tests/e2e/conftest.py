@@ -1,15 +1,15 @@
 """The whole system over HTTP, as an API client sees it.
 
-Per test: the real app (installed channel plugins loaded from their entry
-points) served by werkzeug on 127.0.0.1, so platform sandboxes can fetch the
-hosted media URLs (``MARKAESTRO_PUBLIC_URL`` is that server); every installed
-plugin's sandbox (from ``register_sandboxes``) served on a port of its own
-with its ``settings_env`` variables pointing at it and processing delays set
-to zero; destinations connected through :mod:`core.services.destinations`
-with sandbox tokens; and ``python -m core.worker`` (RQ worker with its
+For the package, on each backend (SQLite and PostgreSQL, through the
+fixtures of ``tests/conftest.py``): the live server (werkzeug on 127.0.0.1,
+the ``MARKAESTRO_PUBLIC_URL``, so platform sandboxes fetch the hosted media
+URLs), one server per installed plugin's sandbox (its ``settings_env``
+variables point at it) and ``python -m core.worker`` (RQ worker with its
 scheduler and the sweeper) in a subprocess whose process group is killed at
-teardown. Runs on SQLite and PostgreSQL through the fixtures of
-``tests/conftest.py``.
+teardown. Per test: the real app (installed channel plugins loaded from
+their entry points) and fresh sandboxes from ``register_sandboxes``
+(processing delays zero) are mounted on those servers, and destinations are
+connected through :mod:`core.services.destinations` with sandbox tokens.
 
 The only change to production behaviour is the poll cadence: see
 :mod:`tests.e2e.cadence`.
@@ -21,10 +21,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 import requests
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -41,6 +42,7 @@ from tests.pipeline_kit import ROOT, Workers
 API = "/api/public/v1"
 RUN_DEADLINE_S = 30.0
 IG_USER = "17841400000000001"  #: the Instagram sandbox's default account
+SECRET_KEY = "V2VDbGVhcmx5TmVlZEFUZXN0S2V5Rm9yRTJFVGVzdHM="  #: Fernet key shared by the app and the worker
 #: the app credentials the plugins use for OAuth and token refresh (the TikTok sandbox checks them)
 CLIENT_SETTINGS = {"MARKAESTRO_TIKTOK_CLIENT_ID": "e2e_client_key", "MARKAESTRO_TIKTOK_CLIENT_SECRET": "e2e_secret",
                    "MARKAESTRO_INSTAGRAM_CLIENT_ID": "990001", "MARKAESTRO_INSTAGRAM_CLIENT_SECRET": "e2e_secret"}
@@ -49,11 +51,25 @@ CLIENT_SETTINGS = {"MARKAESTRO_TIKTOK_CLIENT_ID": "e2e_client_key", "MARKAESTRO_
 # --------------------------------------------------------------------------- HTTP servers
 
 
-class Served:
-    """A WSGI app on a free 127.0.0.1 port, served in a background thread."""
+class Mount:
+    """A WSGI entry whose app is swapped per test, so its URL (and the worker's settings) stay put."""
 
-    def __init__(self, app: Any) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"nothing mounted between tests"]
+        return self.app(environ, start_response)
+
+
+class Served:
+    """A :class:`Mount` on a free 127.0.0.1 port, served in a background thread."""
+
+    def __init__(self, mount: Mount) -> None:
+        self.mount = mount
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, mount, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -75,21 +91,20 @@ class Hit:
     content_type: str
 
 
-class LiveApp:
-    """The app's WSGI entry, bound before the app exists (its URL is part of its config).
-
-    Records every request with the status and ``Content-Type`` answered, so a
-    test can see what a platform sandbox fetched from the hosting routes.
-    """
+class LiveApp(Mount):
+    """The app's entry. Records every request with the status and ``Content-Type`` answered,
+    so a test can see what a platform sandbox fetched from the hosting routes."""
 
     def __init__(self) -> None:
-        self.app: Flask | None = None
+        super().__init__()
         self.hits: list[Hit] = []
         self.lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        assert self.app is not None, "the live app is not mounted"
+    def mount_app(self, app: Flask | None) -> None:
+        with self.lock:
+            self.app, self.hits = app, []
 
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         def recording(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
             content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
             with self.lock:
@@ -97,65 +112,80 @@ class LiveApp:
                                      int(status.split()[0]), content_type))
             return start_response(status, headers, *args)
 
-        return self.app(environ, recording)
+        return super().__call__(environ, recording)
 
     def media_hits(self) -> list[Hit]:
         with self.lock:
             return [h for h in self.hits if h.path.startswith("/media/")]
 
 
-@pytest.fixture
-def live() -> Iterator[tuple[LiveApp, Served]]:
-    entry = LiveApp()
-    served = Served(entry)
-    yield entry, served
+def installed_sandboxes() -> list[Sandbox]:
+    """Fresh sandboxes of every installed channel plugin (``register_sandboxes``)."""
+    return build_channels({"MARKAESTRO_LOAD_PLUGINS": True}).sandboxes()
+
+
+@dataclass
+class Servers:
+    """The live app and each installed plugin's sandbox, each on a port of its own for the package."""
+
+    live: Served
+    sandboxes: dict[str, Served]
+    settings_env: dict[str, tuple[str, ...]]
+
+    def settings(self) -> dict[str, str]:
+        """``MARKAESTRO_*`` variable → the URL of the sandbox it must point at."""
+        return {env: self.sandboxes[name].url for name, names in self.settings_env.items() for env in names}
+
+    def close(self) -> None:
+        for served in [self.live, *self.sandboxes.values()]:
+            served.close()
+
+
+@pytest.fixture(scope="package")
+def servers() -> Iterator[Servers]:
+    boxes = installed_sandboxes()
+    missing = {"tiktok", "instagram"} - {box.name for box in boxes}
+    assert not missing, f"channel plugins not installed: {sorted(missing)}"
+    served = Servers(Served(LiveApp()), {box.name: Served(Mount()) for box in boxes},
+                     {box.name: tuple(box.settings_env) for box in boxes})
+    yield served
     served.close()
+
+
+@pytest.fixture
+def live(servers: Servers) -> tuple[LiveApp, Served]:
+    entry = servers.live.mount
+    assert isinstance(entry, LiveApp)
+    return entry, servers.live
 
 
 # --------------------------------------------------------------------------- sandboxes
 
 
-@dataclass
-class Sandboxes:
-    """Each installed plugin's sandbox, served, by sandbox name."""
-
-    served: dict[str, Served] = field(default_factory=dict)
-    sandboxes: dict[str, Sandbox] = field(default_factory=dict)
-
-    def url(self, name: str) -> str:
-        return self.served[name].url
-
-    def settings(self) -> dict[str, str]:
-        """``MARKAESTRO_*`` variable → the URL of the sandbox it must point at."""
-        return {env: self.served[name].url for name, box in self.sandboxes.items() for env in box.settings_env}
-
-
 def _without_delays(box: Sandbox) -> None:
-    """Processing delays near zero: the run waits on polls, not on the sandbox clock."""
+    """Processing delays near zero (the run waits on polls, not on the sandbox clock); app credentials."""
     if box.name == "tiktok":
         from channels_tiktok.sandbox import sandbox_state
 
         config = sandbox_state(box.app).config  # type: ignore[arg-type]
         config.processing_delay_s = 0.0
-        config.client_key, config.client_secret = CLIENT_SETTINGS["MARKAESTRO_TIKTOK_CLIENT_ID"], \
-            CLIENT_SETTINGS["MARKAESTRO_TIKTOK_CLIENT_SECRET"]
+        config.client_key = CLIENT_SETTINGS["MARKAESTRO_TIKTOK_CLIENT_ID"]
+        config.client_secret = CLIENT_SETTINGS["MARKAESTRO_TIKTOK_CLIENT_SECRET"]
     elif box.name == "instagram":
         box.app.extensions["instagram_sandbox"].configure(  # type: ignore[attr-defined]
             image_processing_s=0.0, video_processing_s=0.0, carousel_processing_s=0.0, fetch_timeout_s=5.0)
 
 
 @pytest.fixture
-def sandboxes() -> Iterator[Sandboxes]:
-    boxes = Sandboxes()
-    for box in build_channels({"MARKAESTRO_LOAD_PLUGINS": True}).sandboxes():
+def sandboxes(servers: Servers) -> Iterator[dict[str, Sandbox]]:
+    """Fresh sandboxes for this test, mounted at the package's sandbox URLs."""
+    boxes = {box.name: box for box in installed_sandboxes()}
+    for name, box in boxes.items():
         _without_delays(box)
-        boxes.sandboxes[box.name] = box
-        boxes.served[box.name] = Served(box.app)
-    missing = {"tiktok", "instagram"} - set(boxes.served)
-    assert not missing, f"channel plugins not installed: {sorted(missing)}"
+        servers.sandboxes[name].mount.app = box.app
     yield boxes
-    for served in boxes.served.values():
-        served.close()
+    for name in boxes:
+        servers.sandboxes[name].mount.app = None
 
 
 @dataclass
@@ -192,31 +222,40 @@ class Instagram:
 
 
 @pytest.fixture
-def tiktok(sandboxes: Sandboxes) -> TikTok:
+def tiktok(servers: Servers, sandboxes: dict[str, Sandbox]) -> TikTok:
     from channels_tiktok.sandbox import sandbox_state
 
-    return TikTok(sandboxes.url("tiktok"), sandbox_state(sandboxes.sandboxes["tiktok"].app))  # type: ignore[arg-type]
+    return TikTok(servers.sandboxes["tiktok"].url, sandbox_state(sandboxes["tiktok"].app))  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def instagram(sandboxes: Sandboxes) -> Instagram:
-    app = sandboxes.sandboxes["instagram"].app
-    return Instagram(sandboxes.url("instagram"), app.extensions["instagram_sandbox"])  # type: ignore[attr-defined]
+def instagram(servers: Servers, sandboxes: dict[str, Sandbox]) -> Instagram:
+    state = sandboxes["instagram"].app.extensions["instagram_sandbox"]  # type: ignore[attr-defined]
+    return Instagram(servers.sandboxes["instagram"].url, state)
 
 
 # --------------------------------------------------------------------------- the app and the worker
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, Any], live: tuple[LiveApp, Served], sandboxes: Sandboxes) -> dict[str, Any]:
-    """Installed plugins, sandbox URLs, the live server as public URL, short pipeline timings."""
+@pytest.fixture(scope="package")
+def e2e_settings(database_url: str, redis_url: str, servers: Servers,
+                 tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What the app and the worker share for the package on one backend.
+
+    Installed plugins, sandbox URLs and app credentials, the live server as
+    public URL, one media folder and queue, short pipeline timings.
+    """
     return {
-        **app_config,
-        **sandboxes.settings(),
+        **servers.settings(),
         **CLIENT_SETTINGS,
+        "MARKAESTRO_DATABASE_URL": database_url,
+        "MARKAESTRO_REDIS_URL": redis_url,
+        "MARKAESTRO_SECRET_KEY": SECRET_KEY,
+        "MARKAESTRO_MEDIA_DIR": str(tmp_path_factory.mktemp("e2e-media")),
+        "MARKAESTRO_PUBLIC_URL": servers.live.url,
+        "MARKAESTRO_RATE_LIMIT": "off",
         "MARKAESTRO_LOAD_PLUGINS": True,
         "MARKAESTRO_EXTRA_PLUGINS": "tests.e2e.cadence",
-        "MARKAESTRO_PUBLIC_URL": live[1].url,
         "MARKAESTRO_TIKTOK_TIMEOUT_SECONDS": "10",
         "MARKAESTRO_INSTAGRAM_TIMEOUT_SECONDS": "10",
         "MARKAESTRO_LEASE_SECONDS": "10",
@@ -227,25 +266,53 @@ def app_config(app_config: dict[str, Any], live: tuple[LiveApp, Served], sandbox
 
 
 @pytest.fixture
-def app(app_config: dict[str, Any], live: tuple[LiveApp, Served]) -> Iterator[Flask]:
-    """The real app (no test plugins besides the cadence wrapper), mounted on the live server."""
-    application = create_app(app_config)
-    live[0].app = application
-    yield application
-    live[0].app = None
-    application.extensions["markaestro.engine"].dispose()
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """Redis emptied of everything but RQ's keys: the package's worker keeps its registration and queue."""
+    client = redis.Redis.from_url(redis_url)
+    stale = [key for key in client.scan_iter(count=500) if not key.startswith(b"rq:")]
+    if stale:
+        client.delete(*stale)
+    yield client
+    client.close()
 
 
 @pytest.fixture
-def worker(app_config: dict[str, Any]) -> Iterator[Workers]:
-    """One ``python -m core.worker`` process (RQ worker, scheduler, sweeper), started now."""
+def app_config(app_config: dict[str, Any], e2e_settings: dict[str, Any]) -> dict[str, Any]:
+    return {**app_config, **e2e_settings}
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], live: tuple[LiveApp, Served]) -> Iterator[Flask]:
+    """The real app (no test plugins besides the cadence wrapper), mounted on the live server."""
+    application = create_app(app_config)
+    live[0].mount_app(application)
+    yield application
+    live[0].mount_app(None)
+    application.extensions["markaestro.engine"].dispose()
+
+
+@pytest.fixture(scope="package")
+def package_worker(e2e_settings: dict[str, Any]) -> Iterator[Workers]:
+    """One ``python -m core.worker`` process (RQ worker, scheduler, sweeper) for the package on one backend.
+
+    Package-scoped so its sweeper never sees other packages' rows; its
+    process group (and every work horse) is killed at teardown.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARKAESTRO_")}
-    env.update({k: str(v) for k, v in app_config.items() if k.startswith("MARKAESTRO_")})
+    env.update({k: str(v) for k, v in e2e_settings.items()})
     env["PYTHONPATH"] = str(ROOT)
     kit = Workers(env)
     kit.start()
     yield kit
     kit.stop_all()
+
+
+@pytest.fixture
+def worker(package_worker: Workers, app: Flask, sandboxes: dict[str, Sandbox]) -> Workers:
+    """The package's worker, still running."""
+    [process] = package_worker.processes
+    assert process.poll() is None, f"the worker exited with status {process.returncode}"
+    return package_worker
 
 
 # --------------------------------------------------------------------------- the API client

@@ -21,7 +21,7 @@ CONTENT_INIT = "/v2/post/publish/content/init/"
 WATCH_DEADLINE_S = 4.0  #: a watch poll is due within cadence.POLL_AFTER_S plus the scheduler's 1 s tick
 
 
-def test_video_reaches_the_creators_inbox(api: Client, tiktok: TikTok, tiktok_destination: str, worker: Any,
+def test_video_reaches_the_creators_inbox(worker: Any, api: Client, tiktok: TikTok, tiktok_destination: str,
                                           events: Any) -> None:
     video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
     assert (video["kind"], video["mimeType"], video["width"], video["height"]) == ("video", "video/mp4", 720, 1280)
