@@ -119,3 +119,20 @@ def test_container_error_fails_the_post_with_instagrams_reason(api: Client, inst
     assert error["platformCode"].startswith("ERROR") and error["retryable"] is False
     assert "POST media_publish" not in instagram.endpoints()
     assert {e["type"] for e in events()} == {"post.failed", "job_run.failed"}
+
+
+def test_failed_post_published_again_creates_new_containers_and_succeeds(api: Client, instagram: Instagram,
+                                                                         instagram_destination: str,
+                                                                         worker: Any) -> None:
+    instagram.fault(kind="processing_error", endpoint="POST media", subcode=2207026)
+    video = api.upload(mp4(720, 1280, 5000), "reel.mp4")
+    post = api.create_post("instagram", [video], caption="Behind the scenes")
+    first, post = api.publish_to_the_end(post["id"])
+    assert first["status"] == "failed" and post["status"] == "failed"
+
+    second, post = api.publish_to_the_end(post["id"])
+
+    assert_succeeded(second)
+    assert second["id"] != first["id"] and post["latestJobRunId"] == second["id"]
+    _published(post, instagram, instagram_destination)
+    assert instagram.endpoints().count("POST media") == 2 and instagram.endpoints().count("POST media_publish") == 1

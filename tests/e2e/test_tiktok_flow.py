@@ -41,6 +41,9 @@ def test_video_reaches_the_creators_inbox(worker: Any, api: Client, tiktok: TikT
                                         "chunk_size": video["sizeBytes"], "total_chunk_count": 1}
     assert [c.split()[:3] for c in tiktok.calls(skip_status=True)] == [
         ["POST", VIDEO_INIT, "200"], ["PUT", "/upload/video/", "201"]]
+    assert run["kind"] == "publish" and run["attempts"] >= 1
+    assert run["createdAt"] <= run["startedAt"] <= run["finishedAt"] and run["finishedAt"].endswith("Z")
+    assert post["latestJobRunId"] == run["id"]
     assert all(s["status"] == "succeeded" and s["finishedAt"] for s in run["steps"]), run["steps"]
     assert all(s["target"] == tiktok_destination for s in run["steps"])
     assert [s["name"] for s in run["steps"]][:2] == ["init_upload", "upload"]
