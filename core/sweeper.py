@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,11 +106,14 @@ def _runs_needing_a_job(ctx: PipelineContext, now: datetime) -> list[tuple[str, 
 
 
 class Sweeper(threading.Thread):
-    """Runs :func:`sweep` every ``interval_s`` until :meth:`stop`; errors are logged, never fatal."""
+    """Runs :func:`sweep`, then each of ``chores``, every ``interval_s`` until :meth:`stop`.
 
-    def __init__(self, ctx: PipelineContext, interval_s: float) -> None:
+    Errors are logged, never fatal: the next pass tries again.
+    """
+
+    def __init__(self, ctx: PipelineContext, interval_s: float, chores: Sequence[Callable[[], object]] = ()) -> None:
         super().__init__(name="markaestro-sweeper", daemon=True)
-        self.ctx, self.interval_s = ctx, interval_s
+        self.ctx, self.interval_s, self.chores = ctx, interval_s, tuple(chores)
         self._stopped = threading.Event()
 
     def run(self) -> None:
@@ -119,6 +122,16 @@ class Sweeper(threading.Thread):
             self._stopped.wait(self.interval_s)
 
     def run_once(self) -> SweepReport | None:
+        report = self._sweep()
+        for chore in self.chores:
+            try:
+                chore()
+            except (RedisError, SQLAlchemyError) as error:
+                log.warning("%s failed (%s); retrying next pass", getattr(chore, "__name__", chore),
+                            type(error).__name__)
+        return report
+
+    def _sweep(self) -> SweepReport | None:
         try:
             report = sweep(self.ctx, overdue_after_s=max(3 * self.interval_s, 10.0))
         except (RedisError, SQLAlchemyError) as error:

@@ -7,10 +7,13 @@ does the same from the environment (tests and scripts).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import multiprocessing
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from rq import Worker
@@ -18,30 +21,71 @@ from rq.serializers import JSONSerializer
 
 from . import jobs
 from .channels import build_channels
+from .db import session_scope
+from .idempotency import purge_expired
+from .services.publishing_context import PipelineContext
 from .sweeper import Sweeper, sweep_interval
+from .webhooks import jobs as webhook_jobs
 
 
 def run_worker(config: Mapping[str, Any], burst: bool = False, *, worker_class: type[Worker] = Worker,
                name: str | None = None) -> bool:
-    """Work the queue ``MARKAESTRO_QUEUE_NAME`` on ``MARKAESTRO_REDIS_URL`` until stopped.
+    """Work the publishing and webhook queues on ``MARKAESTRO_REDIS_URL`` until stopped.
 
     Runs RQ's scheduler (delayed polls and retries) and a sweeper that
-    re-creates jobs from the database every ``MARKAESTRO_SWEEP_INTERVAL_SECONDS``.
-    With ``burst``, sweeps once, works until the queue is empty, and returns
-    whether any job ran.
+    re-creates jobs from the database, dispatches recorded events to
+    webhook endpoints and purges expired idempotency keys every
+    ``MARKAESTRO_SWEEP_INTERVAL_SECONDS``. Webhook deliveries get a worker
+    process of their own, so a hanging endpoint never delays publishing.
+    With ``burst``, one worker sweeps once, works both queues until they are
+    empty, and returns whether any job ran.
     """
     jobs.configure(config, build_channels(config))
+    webhook_jobs.configure(config)
     ctx = jobs.pipeline_context()
-    sweeper = Sweeper(ctx, sweep_interval(config))
+    webhook_queue = webhook_jobs.runtime().queue()
+    sweeper = Sweeper(ctx, sweep_interval(config), chores=_chores(ctx, config))
     sweeper.run_once()
+    queues = [ctx.queue, webhook_queue] if burst else [ctx.queue]
+    deliveries = None if burst else _start_webhook_worker(worker_class, name)
     if not burst:
         sweeper.start()
-    worker = worker_class([ctx.queue], connection=ctx.queue.connection, serializer=JSONSerializer,
+    worker = worker_class(queues, connection=ctx.queue.connection, serializer=JSONSerializer,
                           name=name or f"markaestro-{socket.gethostname()}-{os.getpid()}")
     try:
         return bool(worker.work(burst=burst, with_scheduler=True, logging_level="WARNING"))
     finally:
         sweeper.stop()
+        if deliveries is not None:
+            deliveries.terminate()
+            deliveries.join(timeout=30)
+
+
+def _chores(ctx: PipelineContext, config: Mapping[str, Any]) -> list[Callable[[], object]]:
+    def dispatch_webhooks() -> object:
+        return webhook_jobs.dispatch_pending(config)
+
+    def purge_idempotency_keys() -> object:
+        with session_scope(ctx.sessions) as session:
+            return purge_expired(session)
+
+    return [dispatch_webhooks, purge_idempotency_keys]
+
+
+def _start_webhook_worker(worker_class: type[Worker], name: str | None) -> BaseProcess:
+    """A child process working only the webhook queue (same settings, own connections)."""
+    process = multiprocessing.get_context("fork").Process(
+        target=_work_webhooks, args=(worker_class, f"{name or 'markaestro'}-webhooks-{os.getpid()}"),
+        name="markaestro-webhooks", daemon=False)
+    process.start()
+    return process
+
+
+def _work_webhooks(worker_class: type[Worker], name: str) -> None:
+    queue = webhook_jobs.runtime().queue()
+    worker = worker_class([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.work(with_scheduler=True, logging_level="WARNING")
 
 
 def main(argv: list[str] | None = None) -> None:
