@@ -46,6 +46,10 @@ class FakePlatformServer:
         """Creating calls that created something, per idempotency token."""
         return dict(self.app.state.created)
 
+    def creator(self, post_id: str, action: str) -> None:
+        """The creator publishes (``"publish"``) or deletes (``"delete"``) an inbox draft in the app."""
+        requests.post(f"{self.url}/_creator/{post_id}", json={"action": action}, timeout=5).raise_for_status()
+
 
 @pytest.fixture
 def fake_platform() -> Iterator[FakePlatformServer]:
@@ -217,3 +221,63 @@ def count_events(sessions: Any) -> Callable[[], dict[str, Any]]:
             return {e.type: json.loads(e.payload) for e in session.scalars(select(Event).order_by(Event.created_at))}
 
     return read
+
+
+def drive(ctx: Any, sessions: Any, run_id: str, timeout: float = 30.0) -> str:
+    """Call the job function in this process until the run is finished; its final status.
+
+    For behaviour that is not about scheduling: each call claims the run
+    when it is due, exactly as a worker's job would (real Redis for the
+    pacer and the queue the next job goes to).
+    """
+    from core.services.publishing_run import process_run
+
+    def step() -> bool:
+        process_run(ctx, run_id, f"test-{new_id('run')}")
+        return finished(sessions, run_id)
+
+    wait_until(step, timeout=timeout, what=f"run {run_id} to finish in process")
+    status = run_status(sessions, run_id)
+    assert status is not None
+    return status
+
+
+@pytest.fixture
+def pipeline(app: Any) -> Any:
+    """A pipeline context over the app's database, plugins and settings (real Redis)."""
+    from dataclasses import replace
+
+    from core.jobs import build_context
+
+    ctx = build_context(app.config, app.extensions["markaestro.channels"])
+    return replace(ctx, sessions=app.extensions["markaestro.sessions"])
+
+
+def stored_credentials(sessions: Any, app_config: dict[str, Any], destination_id: str) -> tuple[Credentials, bytes]:
+    """The destination's credentials unsealed, and the sealed bytes as stored."""
+    from core.services.credentials import unseal
+
+    with session_scope(sessions) as session:
+        row = session.get(Destination, destination_id)
+        assert row is not None and row.credentials
+        sealed = row.credentials
+        raw = sealed if isinstance(sealed, bytes) else str(sealed).encode()
+        return unseal(app_config["MARKAESTRO_SECRET_KEY"], row.id, sealed), raw
+
+
+def event_types(sessions: Any) -> list[str]:
+    """Every recorded event's type, oldest first."""
+    from sqlalchemy import select
+
+    from core.models import Event
+
+    with session_scope(sessions) as session:
+        return list(session.scalars(select(Event.type).order_by(Event.created_at, Event.id)))
+
+
+def runs_of(sessions: Any, post_id: str) -> list[JobRun]:
+    """The post's runs, oldest first."""
+    from sqlalchemy import select
+
+    with session_scope(sessions) as session:
+        return list(session.scalars(select(JobRun).where(JobRun.post_id == post_id).order_by(JobRun.created_at)))

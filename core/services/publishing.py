@@ -23,6 +23,7 @@ from ..ids import new_id
 from ..models import Destination, JobRun, Post
 from ..timeutil import utcnow
 from .errors import not_found
+from .post_checks import violation_errors
 from .publishing_targets import apply_plan, plan_targets
 
 #: Post states from which a publish may start.
@@ -49,10 +50,7 @@ def start_publish(session: Session, channels: Channels, config: Mapping[str, Any
     assert primary is not None  # foreign key
     planned = plan_targets(session, channels, config, post, primary)
     if all(p.violations for p in planned):
-        errors: dict[str, list[str]] = {}
-        for violation in (v for p in planned for v in p.violations):
-            errors.setdefault(violation.field, []).append(violation.message)
-        raise validation_failed(errors)
+        raise validation_failed(violation_errors([v for p in planned for v in p.violations]))
     run = _claim_post(session, post, from_states)
     apply_plan(session, post, planned)
     session.commit()

@@ -1,4 +1,4 @@
-"""Public documents of the pipeline: a job run (spec §2.6) and a publish result (§2.4)."""
+"""The public document of a job run (spec §2.6); publish results come from :mod:`.post_documents`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import JobRun, JobStep, PublishTarget
-from ..timeutil import format_timestamp
+from ..models import JobRun, JobStep
 from .errors import not_found
-
-
-def publish_result(target: PublishTarget) -> dict[str, Any]:
-    """One ``publishResults`` item."""
-    return {"target": target.target, "status": target.status, "externalId": target.external_id,
-            "url": target.url, "error": target.error, "updatedAt": format_timestamp(target.updated_at)}
 
 
 def get_run(session: Session, workspace_id: str, run_id: str) -> JobRun:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..models import JobRun, Post, PublishTarget
 from ..timeutil import utcnow
 from .events import record_event
-from .publishing_documents import publish_result
+from .post_documents import publish_result
 
 GOOD = frozenset({"published", "exported_for_review", "skipped"})
 LIVE = frozenset({"published", "exported_for_review"})
@@ -51,15 +51,29 @@ def finish_run(session: Session, run: JobRun, post: Post, targets: Sequence[Publ
     run.status = "failed" if bad else "succeeded"
     run.error = _run_error(bad, len(targets)) if bad else None
     run.finished_at, run.lease_owner, run.lease_expires_at, run.next_wake_at = now, None, None, None
-    results = [publish_result(t) for t in targets]
-    record_event(session, post.workspace_id, f"post.{status}", {
-        "postId": post.id, "channel": post.channel, "status": status,
-        "externalId": targets[0].external_id if targets else None, "nextAction": next_action,
-        "publishResults": results,
-    })
+    record_post_event(session, post, targets)
     record_event(session, post.workspace_id, f"job_run.{run.status}", {
         "jobRunId": run.id, "postId": post.id, "status": run.status, "error": run.error,
     })
+
+
+def record_post_event(session: Session, post: Post, targets: Sequence[PublishTarget]) -> None:
+    """Record ``post.<status>`` with the post's current state and publish results."""
+    record_event(session, post.workspace_id, f"post.{post.status}", {
+        "postId": post.id, "channel": post.channel, "status": post.status,
+        "externalId": targets[0].external_id if targets else None, "nextAction": post.next_action,
+        "publishResults": [publish_result(t) for t in targets],
+    })
+
+
+def refresh_post(session: Session, post_id: str) -> Post:
+    """Recompute the post's status and ``nextAction`` from its targets (after a watched target published)."""
+    post = session.get(Post, post_id)
+    assert post is not None
+    session.flush()
+    post.status, post.next_action = post_outcome(post_targets(session, post_id))
+    post.updated_at = utcnow()
+    return post
 
 
 def _run_error(bad: Sequence[PublishTarget], total: int) -> dict[str, Any]:

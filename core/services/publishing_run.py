@@ -4,6 +4,10 @@ A run never holds a worker while a platform works: when targets wait, the
 lease is released with ``next_wake_at`` (the earliest ``next_check_at``)
 and the run's next job is scheduled for then. The sweeper re-creates that
 job from ``next_wake_at`` if Redis lost it.
+
+A ``publish`` run that ends with handed-off targets to watch opens a
+``watch`` run in the same transaction; the same job function works both
+kinds (:mod:`.publishing_watch`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from .publishing_context import PipelineContext
 from .publishing_finish import finish_run, post_targets
 from .publishing_lease import Lease, LeaseLost, claim
 from .publishing_steps import ACTIVE_TARGET_STATES, advance_target
+from .publishing_watch import finish_watch_run, open_watch_run, wake_time, watch_target, watched
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,12 @@ def process_run(ctx: PipelineContext, run_id: str, owner: str) -> str:
     if lease is None:
         return "not claimed: owned by another worker, finished, or not due"
     try:
-        for target_id in _due_targets(ctx, lease):
+        kind, target_ids = _due_targets(ctx, lease)
+        if kind == "watch":
+            for target_id in target_ids:
+                watch_target(ctx, lease, target_id)
+            return _settle_watch(ctx, lease)
+        for target_id in target_ids:
             advance_target(ctx, lease, target_id)
         return _settle(ctx, lease)
     except LeaseLost:
@@ -38,13 +48,15 @@ def process_run(ctx: PipelineContext, run_id: str, owner: str) -> str:
         return "lease lost"
 
 
-def _due_targets(ctx: PipelineContext, lease: Lease) -> list[int]:
+def _due_targets(ctx: PipelineContext, lease: Lease) -> tuple[str, list[int]]:
+    """The run's kind and the targets it works on: active ones, or watched ones for a watch run."""
     with ctx.sessions() as session:
         lease.guard(session)
-        post_id = session.scalar(select(JobRun.post_id).where(JobRun.id == lease.run_id))
-        ids = [t.id for t in post_targets(session, str(post_id)) if t.status in ACTIVE_TARGET_STATES]
+        kind, post_id = session.execute(select(JobRun.kind, JobRun.post_id).where(JobRun.id == lease.run_id)).one()
+        targets = post_targets(session, str(post_id))
+        chosen = watched(targets) if kind == "watch" else [t for t in targets if t.status in ACTIVE_TARGET_STATES]
         session.commit()
-        return ids
+        return str(kind), [t.id for t in chosen]
 
 
 def _settle(ctx: PipelineContext, lease: Lease) -> str:
@@ -59,7 +71,11 @@ def _settle(ctx: PipelineContext, lease: Lease) -> str:
         active = [t for t in targets if t.status in ACTIVE_TARGET_STATES]
         if not active:
             finish_run(session, run, post, targets)
+            watch = open_watch_run(session, post, targets)
             session.commit()
+            if watch is not None:
+                assert watch.next_wake_at is not None
+                ctx.schedule(watch.id, watch.fence, watch.next_wake_at, _watch_note(post.id, watch.id))
             return f"finished: {run.status}"
         wake = _wake_time(active)
         note = (f"publish post {post.id} (run {run.id}): next check of "
@@ -73,3 +89,25 @@ def _settle(ctx: PipelineContext, lease: Lease) -> str:
 def _wake_time(active: list[PublishTarget]) -> datetime:
     now = utcnow()
     return min((t.next_check_at or now for t in active), default=now)
+
+
+def _settle_watch(ctx: PipelineContext, lease: Lease) -> str:
+    """End the watch run when nothing is watched any more; otherwise sleep until the next check."""
+    with ctx.sessions() as session:
+        lease.guard(session)
+        run = session.get(JobRun, lease.run_id)
+        assert run is not None
+        pending = watched(post_targets(session, run.post_id))
+        if not pending:
+            finish_watch_run(session, run)
+            session.commit()
+            return f"watch finished: {run.status}"
+        wake = wake_time(pending)
+        lease.release(session, wake_at=wake)
+        session.commit()
+    ctx.schedule(lease.run_id, lease.fence, wake, _watch_note(run.post_id, run.id))
+    return f"watching until {wake.isoformat()}"
+
+
+def _watch_note(post_id: str, run_id: str) -> str:
+    return f"watch post {post_id} (run {run_id}): next check of the handed-off post"

@@ -7,11 +7,16 @@ Each turn loads the target in a guarded transaction and decides the call:
   otherwise ask ``reconcile_publish`` (``None`` → ``needs_reconcile``).
 - ``phase == "poll"``: ``poll_publish`` (creates nothing; free to repeat).
 - otherwise: commit the intent (``step_in_flight`` + a running ``JobStep``)
-  and call ``publish_step``.
+  and call ``publish_step``. Before a target's first step the post is
+  validated again (spec §2.5): violations fail the target with
+  ``validation_failed`` and the platform is never called.
 
 The outcome, or the error, is committed right after the call. No plugin
 call happens inside a database transaction, and none without the intent
-committed first.
+committed first. A target reaching a terminal state is reported to the
+``publish_finished`` hook after that commit (:mod:`.publishing_notify`).
+A handoff the channel asks to watch stays in phase ``watch`` for
+:mod:`.publishing_watch`.
 """
 
 from __future__ import annotations
@@ -32,18 +37,24 @@ from plugins.errors import (
     ReauthorizationRequired,
     TransientChannelError,
 )
+from plugins.manager import UnknownChannelError
 from plugins.types import Capability, ChannelSpec, Credentials, Destination, Post, PublishOutcome, PublishState
 
+from ..models import Destination as DestinationRow
 from ..models import JobStep, PublishTarget
+from ..models import Post as PostRow
 from ..timeutil import utcnow
 from . import convert
 from .publishing_context import PipelineContext
 from .publishing_credentials import credentials_for, mark_needs_reauth, refresh_and_store
 from .publishing_lease import Lease
 from .publishing_media import media_for, plugin_post_for
+from .publishing_notify import Finished, finished_notice, notify_finished
+from .publishing_targets import check_target
 
 log = logging.getLogger(__name__)
 ACTIVE_TARGET_STATES = ("pending", "publishing")
+WATCH_PHASE = "watch"  #: a handed-off target whose creator's own publish is being watched
 MAX_TURNS_PER_JOB = 50
 
 
@@ -58,7 +69,7 @@ class Call:
     destination_row_id: str
     post: Post
     handle: dict[str, Any]
-    credentials: Credentials
+    credentials: Credentials | None
     step_id: int | None
 
 
@@ -71,26 +82,34 @@ def advance_target(ctx: PipelineContext, lease: Lease, target_id: int) -> None:
 
 def _turn(ctx: PipelineContext, lease: Lease, target_id: int) -> bool:
     with ctx.sessions() as session:
-        call = _prepare(ctx, lease, session, target_id)
-    if call is None:
+        prepared = _prepare(ctx, lease, session, target_id)
+    if not isinstance(prepared, Call):
+        notify_finished(ctx.channels, prepared)
         return False
+    call = prepared
     try:
-        outcome = _invoke(ctx, lease, call)
+        outcome = invoke(ctx, lease, call)
     except Exception as error:  # every failure is recorded on the target
         with ctx.sessions() as session:
             lease.guard(session)
-            _on_error(ctx, lease, session, call, error)
+            notice = _on_error(ctx, lease, session, call, error)
             session.commit()
-        return True
-    with ctx.sessions() as session:
-        lease.guard(session)
-        _apply(ctx, lease, session, call, outcome)
-        session.commit()
+    else:
+        with ctx.sessions() as session:
+            lease.guard(session)
+            notice = _apply(ctx, lease, session, call, outcome)
+            session.commit()
+    notify_finished(ctx.channels, notice)
     return True
 
 
-def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: int) -> Call | None:
-    """Decide the next call; for a creating step, commit the intent first."""
+def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: int) -> Call | Finished | None:
+    """Decide the next call; for a creating step, commit the intent first.
+
+    A target that cannot go on (deadline passed, the post no longer
+    validates, the destination needs a person) fails here, before any
+    platform call; the notice of that failure is returned instead.
+    """
     lease.guard(session)
     target = session.get(PublishTarget, target_id)
     now = utcnow()
@@ -98,46 +117,83 @@ def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: in
         return None
     if target.next_check_at is not None and target.next_check_at > now:
         return None
-    if target.deadline_at is not None and target.deadline_at < now:
-        _fail(target, "publish_timed_out", "The platform did not finish processing the post before the "
-              "channel's deadline.", retryable=True)
-        session.commit()
-        return None
     kind = "poll" if target.phase == "poll" else "step"
     if target.step_in_flight:
         kind = "step" if target.retry_safe else "reconcile"
-    call = _build_call(ctx, session, target, kind)
+    call = build_call(ctx, session, target, kind)
     if call is None:
+        _fail(target, "channel_not_installed", f"No installed plugin publishes to the channel of {target.target}.")
+    if call is None or not _can_go_on(ctx, lease, session, target, call, now):
+        notice = finished_notice(call.spec.name, call.destination, call.post, target) if call else None
         session.commit()
-        return None
+        return notice
     if kind == "step":
-        step = _open_step(session, lease.run_id, target.target, "publish_step", "calling the platform")
+        step = open_step(session, lease.run_id, target.target, "publish_step", "calling the platform")
         target.step_in_flight, target.status = str(step.id), "publishing"
         call.step_id = step.id
     session.commit()
     return call
 
 
-def _build_call(ctx: PipelineContext, session: Session, target: PublishTarget, kind: str) -> Call | None:
-    from ..models import Destination as DestinationRow
-    from ..models import Post as PostRow
+def _can_go_on(ctx: PipelineContext, lease: Lease, session: Session, target: PublishTarget, call: Call,
+               now: datetime) -> bool:
+    """``False`` after failing the target: past its deadline, invalid post, or no usable credentials."""
+    if target.deadline_at is not None and target.deadline_at < now:
+        _fail(target, "publish_timed_out", "The platform did not finish processing the post before the "
+              "channel's deadline.", retryable=True)
+        return False
+    if target.status == "pending" and not _still_valid(ctx, lease, session, target, call):
+        return False
+    if not load_credentials(ctx, session, call):  # the destination needs a person
+        _fail(target, "reauthorization_required", f"The destination {target.target} must be reconnected.")
+        return False
+    return True
 
+
+def _still_valid(ctx: PipelineContext, lease: Lease, session: Session, target: PublishTarget, call: Call) -> bool:
+    """Validate the post again before the target's first step (spec §2.5); fail it on violations."""
+    post_row = session.get(PostRow, target.post_id)
+    row = session.get(DestinationRow, call.destination_row_id)
+    assert post_row is not None and row is not None
+    violations = check_target(session, ctx.channels, post_row, row, call.post)
+    if not violations:
+        return True
+    message = "The post no longer validates: " + "; ".join(v.message for v in violations)
+    step = open_step(session, lease.run_id, target.target, "validate", "")
+    close_step(session, step.id, "failed", message)
+    _fail(target, "validation_failed", message)
+    return False
+
+
+def build_call(ctx: PipelineContext, session: Session, target: PublishTarget, kind: str) -> Call | None:
+    """The plugin call for ``target`` without credentials (see :func:`load_credentials`).
+
+    ``None`` when the target's channel is no longer installed.
+    """
     row = session.get(DestinationRow, target.destination_id)
     post_row = session.get(PostRow, target.post_id)
     assert row is not None and post_row is not None
-    spec = ctx.channels.spec(row.channel)
-    credentials = credentials_for(ctx, session, row, spec)
-    if credentials is None:  # the destination needs a person
-        _fail(target, "reauthorization_required", f"The destination {row.public_id} must be reconnected.")
+    try:
+        spec = ctx.channels.spec(row.channel)
+    except UnknownChannelError:
         return None
     media = media_for(session, post_row, spec, ctx.config)
     step_id = int(target.step_in_flight) if target.step_in_flight else None
     return Call(kind, target.id, spec, convert.plugin_destination(row), row.id,
-                plugin_post_for(post_row, media, target.target), dict(target.handle or {}), credentials, step_id)
+                plugin_post_for(post_row, media, target.target), dict(target.handle or {}), None, step_id)
 
 
-def _invoke(ctx: PipelineContext, lease: Lease, call: Call) -> PublishOutcome | None:
+def load_credentials(ctx: PipelineContext, session: Session, call: Call) -> bool:
+    """Give ``call`` the destination's usable credentials; ``False`` when a person must reconnect it."""
+    row = session.get(DestinationRow, call.destination_row_id)
+    assert row is not None
+    call.credentials = credentials_for(ctx, session, row, call.spec)
+    return call.credentials is not None
+
+
+def invoke(ctx: PipelineContext, lease: Lease, call: Call) -> PublishOutcome | None:
     """Call the plugin; on ``CredentialsExpired`` refresh the tokens and try once more."""
+    assert call.credentials is not None
     try:
         return _hook(ctx, call)
     except CredentialsExpired:
@@ -151,7 +207,7 @@ def _invoke(ctx: PipelineContext, lease: Lease, call: Call) -> PublishOutcome | 
 
 def _hook(ctx: PipelineContext, call: Call) -> PublishOutcome | None:
     arguments: dict[str, Any] = {"destination": call.destination, "post": call.post, "handle": call.handle,
-                 "credentials": call.credentials, "pacer": ctx.pacer}
+                                 "credentials": call.credentials, "pacer": ctx.pacer}
     if call.kind == "poll":
         return ctx.channels.poll_publish(call.spec.name, **arguments)
     if call.kind == "reconcile":
@@ -168,19 +224,26 @@ def _reconcile_capability() -> Capability:
 # --------------------------------------------------------------------------- outcomes
 
 
-def _apply(ctx: PipelineContext, lease: Lease, session: Session, call: Call, outcome: PublishOutcome | None) -> None:
+def _apply(ctx: PipelineContext, lease: Lease, session: Session, call: Call,
+           outcome: PublishOutcome | None) -> Finished | None:
+    """Record the outcome; the notice when the target became terminal."""
     target = session.get(PublishTarget, call.target_id)
     assert target is not None
     if call.kind == "reconcile":
-        _close_step(session, call.step_id, "interrupted", "the worker stopped during this call")
-        step = _open_step(session, lease.run_id, target.target, "reconcile", "")
+        close_step(session, call.step_id, "interrupted", "the worker stopped during this call")
+        step = open_step(session, lease.run_id, target.target, "reconcile", "")
         call.step_id = step.id
         if outcome is None:
-            _close_step(session, step.id, "failed", "the platform cannot tell whether the call went through")
+            close_step(session, step.id, "failed", "the platform cannot tell whether the call went through")
             _needs_reconcile(target)
-            return
+            return None
     assert outcome is not None  # publish_step and poll_publish never return None
     _record(ctx, lease, session, target, call, outcome)
+    return _notice(call, target)
+
+
+def _notice(call: Call, target: PublishTarget) -> Finished | None:
+    return finished_notice(call.spec.name, call.destination, call.post, target)
 
 
 def _record(ctx: PipelineContext, lease: Lease, session: Session, target: PublishTarget, call: Call,
@@ -188,11 +251,11 @@ def _record(ctx: PipelineContext, lease: Lease, session: Session, target: Publis
     """Store the outcome: the handle first (every platform id), then the state."""
     now = utcnow()
     target.handle, target.step_in_flight, target.attempt = dict(outcome.handle), None, 0
-    step_id = call.step_id if call.kind != "poll" else _wait_step(session, lease.run_id, target.target)
+    step_id = call.step_id if call.kind != "poll" else running_step(session, lease.run_id, target.target)
     waiting = outcome.state is PublishState.WAITING and call.kind == "poll"
     status = "failed" if outcome.state is PublishState.FAILED else ("running" if waiting else "succeeded")
     name = outcome.step or None
-    _close_step(session, step_id, status, outcome.detail, name=name if call.kind != "poll" else None)
+    close_step(session, step_id, status, outcome.detail, name=name if call.kind != "poll" else None)
     if outcome.state is PublishState.CONTINUE:
         target.phase, target.retry_safe = "step", outcome.retry_safe
         target.next_check_at = now + timedelta(seconds=outcome.poll_after_s) if outcome.poll_after_s else None
@@ -204,8 +267,25 @@ def _record(ctx: PipelineContext, lease: Lease, session: Session, target: Publis
     else:
         target.status = "published" if outcome.state is PublishState.PUBLISHED else "exported_for_review"
         target.external_id, target.url = outcome.external_id, outcome.url
-        target.next_check_at = target.deadline_at = None
-        target.phase = "done"
+        _start_watch_or_stop(target, call.spec, outcome, now, ctx.settings.poll_floor_s)
+
+
+def _start_watch_or_stop(target: PublishTarget, spec: ChannelSpec, outcome: PublishOutcome, now: datetime,
+                         floor_s: float | None) -> None:
+    """A handoff with ``poll_after_s`` on a channel with a watch deadline is watched (phase ``watch``).
+
+    The watch (:mod:`.publishing_watch`) polls at that cadence until
+    ``deadline_at``, run by a ``watch`` job run of its own.
+    """
+    watch = (outcome.state is PublishState.HANDED_OFF and outcome.poll_after_s is not None
+             and bool(spec.watch_deadline_s))
+    if not watch:
+        target.phase, target.next_check_at, target.deadline_at = "done", None, None
+        return
+    assert outcome.poll_after_s is not None and spec.watch_deadline_s is not None
+    target.phase = WATCH_PHASE
+    target.next_check_at = now + timedelta(seconds=max(outcome.poll_after_s, floor_s or 0.0))
+    target.deadline_at = now + timedelta(seconds=spec.watch_deadline_s)
 
 
 def _wait(ctx: PipelineContext, session: Session, lease: Lease, target: PublishTarget, call: Call,
@@ -215,26 +295,34 @@ def _wait(ctx: PipelineContext, session: Session, lease: Lease, target: PublishT
     if target.phase != "poll":
         target.phase = "poll"
         target.deadline_at = now + timedelta(seconds=call.spec.poll_deadline_s)
-        _open_step(session, lease.run_id, target.target, "await_platform", outcome.detail)
+        open_step(session, lease.run_id, target.target, "await_platform", outcome.detail)
     elif call.kind == "poll":
-        step = session.get(JobStep, _wait_step(session, lease.run_id, target.target))
+        step = session.get(JobStep, running_step(session, lease.run_id, target.target))
         if step is not None:
             step.detail = outcome.detail
     target.status, target.next_check_at = "publishing", now + timedelta(seconds=delay)
 
 
-def _on_error(ctx: PipelineContext, lease: Lease, session: Session, call: Call, error: Exception) -> None:
+def _on_error(ctx: PipelineContext, lease: Lease, session: Session, call: Call,
+              error: Exception) -> Finished | None:
+    """Record the error; the notice when the target failed for good."""
     target = session.get(PublishTarget, call.target_id)
     assert target is not None
+    _record_error(ctx, lease, session, target, call, error)
+    return _notice(call, target)
+
+
+def _record_error(ctx: PipelineContext, lease: Lease, session: Session, target: PublishTarget, call: Call,
+                  error: Exception) -> None:
     detail = str(error) or type(error).__name__
     if call.kind == "step" and not isinstance(error, ChannelError):
         log.exception("publish_step of %s raised unexpectedly; treating the outcome as unknown", target.target)
         error = OutcomeUnknown(f"the channel plugin failed unexpectedly ({type(error).__name__})")
     if isinstance(error, OutcomeUnknown) and call.kind == "step":
-        _close_step(session, call.step_id, "unknown", detail)
+        close_step(session, call.step_id, "unknown", detail)
         target.retry_safe = False  # keep step_in_flight: reconcile next
     elif isinstance(error, OutcomeUnknown) or (call.kind == "reconcile" and not isinstance(error, ChannelError)):
-        _close_step(session, call.step_id, "interrupted", detail)
+        close_step(session, call.step_id, "interrupted", detail)
         _needs_reconcile(target)
     elif isinstance(error, TransientChannelError) or not isinstance(error, ChannelError):
         _retry_later(ctx, session, lease, target, call, error)
@@ -262,7 +350,7 @@ def _retry_later(ctx: PipelineContext, session: Session, lease: Lease, target: P
     delay = ctx.settings.backoff(target.attempt, retry_after)
     if call.kind == "step":
         target.step_in_flight = None  # a transient error means nothing was created
-        _close_step(session, call.step_id, "retrying", f"{error}; retrying in {delay:.1f} s")
+        close_step(session, call.step_id, "retrying", f"{error}; retrying in {delay:.1f} s")
     target.next_check_at = utcnow() + timedelta(seconds=delay)
 
 
@@ -283,14 +371,14 @@ def _needs_reconcile(target: PublishTarget) -> None:
 # --------------------------------------------------------------------------- timeline
 
 
-def _open_step(session: Session, run_id: str, target: str, name: str, detail: str) -> JobStep:
+def open_step(session: Session, run_id: str, target: str, name: str, detail: str) -> JobStep:
     step = JobStep(run_id=run_id, target=target, name=name, status="running", detail=detail or "")
     session.add(step)
     session.flush()
     return step
 
 
-def _close_step(session: Session, step_id: int | None, status: str, detail: str, *, name: str | None = None) -> None:
+def close_step(session: Session, step_id: int | None, status: str, detail: str, *, name: str | None = None) -> None:
     step = session.get(JobStep, step_id) if step_id is not None else None
     if step is None:
         return
@@ -303,13 +391,13 @@ def _close_step(session: Session, step_id: int | None, status: str, detail: str,
 
 def _close_step_for(session: Session, lease: Lease, target: PublishTarget, call: Call, status: str,
                     detail: str) -> None:
-    step_id = call.step_id if call.kind != "poll" else _wait_step(session, lease.run_id, target.target)
-    _close_step(session, step_id, status, detail)
+    step_id = call.step_id if call.kind != "poll" else running_step(session, lease.run_id, target.target)
+    close_step(session, step_id, status, detail)
     if call.kind == "step":
         target.step_in_flight = None
 
 
-def _wait_step(session: Session, run_id: str, target: str) -> int | None:
+def running_step(session: Session, run_id: str, target: str) -> int | None:
     from sqlalchemy import select
 
     return session.scalar(select(JobStep.id).where(JobStep.run_id == run_id, JobStep.target == target,

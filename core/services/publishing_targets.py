@@ -2,7 +2,9 @@
 
 Each target is validated by its own channel's rules; a fan-out target whose
 rules reject the post is ``skipped`` with the reason, while a rejection on
-the post's own destination refuses the publish (422).
+the post's own destination refuses the publish (422). The run checks each
+target again before its first step (:func:`check_target`), so a post that no
+longer validates fails there without reaching the platform.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugins.manager import Channels, UnknownChannelError
+from plugins.types import Post as PluginPost
 from plugins.types import Violation
 
-from ..models import Destination, Post, PublishTarget
+from ..models import Destination, MediaAsset, Post, PublishTarget
 from . import convert
 from .catalog import find_destination
 from .publishing_media import media_for, plugin_post_for
@@ -62,8 +65,25 @@ def _violations(session: Session, channels: Channels, config: Mapping[str, Any],
         return [Violation("destinationId", "channel_not_installed",
                           f"no installed plugin publishes to channel {row.channel!r}")]
     media = media_for(session, post, spec, config)
-    return channels.validate_post(row.channel, destination=convert.plugin_destination(row),
-                                  post=plugin_post_for(post, media, row.public_id))
+    return check_target(session, channels, post, row, plugin_post_for(post, media, row.public_id))
+
+
+def check_target(session: Session, channels: Channels, post: Post, row: Destination,
+                 plugin_post: PluginPost) -> list[Violation]:
+    """Every reason ``post`` cannot go to ``row``: media that no longer exists, then the channel's rules."""
+    return [*missing_media(session, post), *channels.validate_post(
+        row.channel, destination=convert.plugin_destination(row), post=plugin_post)]
+
+
+def missing_media(session: Session, post: Post) -> list[Violation]:
+    """A violation for each of the post's media assets that no longer exists in its workspace."""
+    ids = [str(i) for i in post.media_asset_ids or []]
+    if not ids:
+        return []
+    found = set(session.scalars(select(MediaAsset.id).where(MediaAsset.id.in_(ids),
+                                                            MediaAsset.workspace_id == post.workspace_id)))
+    return [Violation("mediaAssetIds", "media_missing", f"media asset {i} no longer exists", value=i, media_id=i)
+            for i in ids if i not in found]
 
 
 def apply_plan(session: Session, post: Post, planned: Sequence[PlannedTarget]) -> list[PublishTarget]:

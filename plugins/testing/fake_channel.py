@@ -11,7 +11,10 @@ It publishes over HTTP to :mod:`plugins.testing.fake_platform` (setting
 ``api_url``) with one creating call per post, then polls while the platform
 processes. A second channel, ``fakegram``, takes media only (like Instagram)
 and shares the platform, so fan-out to a target whose rules reject a post
-can be tested.
+can be tested. A third, ``fakeinbox``, hands posts off like TikTok's inbox
+(``Delivery.INBOX_HANDOFF``): the platform keeps a draft for the creator,
+the channel answers ``HANDED_OFF`` with ``watch_interval_s`` and the core
+watches until the creator publishes (or deletes) it.
 """
 
 from __future__ import annotations
@@ -94,9 +97,24 @@ FAKEGRAM = ChannelSpec(
 )
 
 
+FAKEINBOX = ChannelSpec(
+    name="fakeinbox",
+    title="Fake inbox",
+    providers=("fake",),
+    delivery=Delivery.INBOX_HANDOFF,
+    rules=SPEC.rules,
+    capabilities=frozenset({Capability.RECONCILE, Capability.TOKEN_REFRESH}),
+    settings=SPEC.settings,
+    poll_interval_s=0.5,
+    poll_deadline_s=60.0,
+    watch_interval_s=0.5,
+    watch_deadline_s=600.0,
+)
+
+
 @hookimpl
 def register_channels() -> list[ChannelSpec]:
-    return [SPEC, FAKEGRAM]
+    return [SPEC, FAKEGRAM, FAKEINBOX]
 
 
 @hookimpl
@@ -158,47 +176,61 @@ def _retry_after(response: requests.Response) -> float | None:
     return float(value) if value else None
 
 
-def _outcome(view: Mapping[str, Any], step: str) -> PublishOutcome:
+def _outcome(channel: ChannelSpec, view: Mapping[str, Any], step: str) -> PublishOutcome:
     handle = {"postId": view["id"]}
-    if view["status"] == "published":
+    status = view["status"]
+    if status == "published":
         return PublishOutcome(PublishState.PUBLISHED, handle, step=step, detail="published",
-                              external_id=view["id"], url=view.get("url"))
-    return PublishOutcome(PublishState.WAITING, handle, step=step, detail=view["status"])
+                              external_id=view.get("publicId") or view["id"], url=view.get("url"))
+    if status == "in_inbox":
+        return PublishOutcome(PublishState.HANDED_OFF, handle, step=step, detail="in the creator's inbox",
+                              external_id=view["id"], poll_after_s=channel.watch_interval_s)
+    if status == "deleted":
+        return PublishOutcome(PublishState.FAILED, handle, step=step, detail="the creator deleted the draft",
+                              error_code="deleted_by_creator", platform_code="DELETED",
+                              message="The creator deleted the draft from the inbox without posting it.")
+    return PublishOutcome(PublishState.WAITING, handle, step=step, detail=status)
 
 
 @hookimpl
-def publish_step(destination: Destination, post: Post, handle: Mapping[str, object],
+def publish_step(channel: ChannelSpec, destination: Destination, post: Post, handle: Mapping[str, object],
                  credentials: Credentials, settings: Mapping[str, str], pacer: Pacer) -> PublishOutcome:
     """One creating call (``POST /posts``) carrying the post's idempotency token."""
     base = settings["api_url"]
     if handle.get("postId"):
-        return _outcome(_call("GET", f"{base}/posts/{handle['postId']}", credentials), "create_post")
+        return _outcome(channel, _call("GET", f"{base}/posts/{handle['postId']}", credentials), "create_post")
     wait = pacer.reserve(f"fake:{destination.account_id}", limit=10_000, period_s=1.0)
     if wait:
         raise RateLimited("fake pacing budget exhausted", retry_after_s=wait)
     view = _call("POST", f"{base}/posts", credentials, creating=True,
                  json={"token": post.idempotency_token, "caption": post.caption,
-                       "account": destination.account_id, "media": [m.url for m in post.media]})
-    return _outcome(view, "create_post")
+                       "account": destination.account_id, "media": [m.url for m in post.media],
+                       "inbox": channel.delivery is Delivery.INBOX_HANDOFF})
+    return _outcome(channel, view, "create_post")
 
 
 @hookimpl
-def poll_publish(handle: Mapping[str, object], credentials: Credentials,
+def poll_publish(channel: ChannelSpec, handle: Mapping[str, object], credentials: Credentials,
                  settings: Mapping[str, str]) -> PublishOutcome:
     """Read the created post's status; never creates anything."""
     view = _call("GET", f"{settings['api_url']}/posts/{handle['postId']}", credentials)
-    return _outcome(view, "await_processing")
+    watching = channel.delivery is Delivery.INBOX_HANDOFF and view["status"] != "processing"
+    return _outcome(channel, view, "watch_creator_publish" if watching else "await_processing")
 
 
 @hookimpl
-def reconcile_publish(post: Post, handle: Mapping[str, object], credentials: Credentials,
+def reconcile_publish(channel: ChannelSpec, post: Post, handle: Mapping[str, object], credentials: Credentials,
                       settings: Mapping[str, str]) -> PublishOutcome | None:
-    """Look the post up by its idempotency token; nothing found means nothing was created."""
-    found = _call("GET", f"{settings['api_url']}/posts", credentials,
-                  params={"token": post.idempotency_token})["data"]
-    if not found:
+    """Look the post up by its idempotency token; nothing found means nothing was created.
+
+    ``None`` when the platform cannot search (it cannot tell whether the post exists).
+    """
+    body = _call("GET", f"{settings['api_url']}/posts", credentials, params={"token": post.idempotency_token})
+    if not body.get("searchable", True):
+        return None
+    if not body["data"]:
         return PublishOutcome(PublishState.CONTINUE, dict(handle), step="reconcile", detail="nothing created")
-    return _outcome(found[0], "reconcile")
+    return _outcome(channel, body["data"][0], "reconcile")
 
 
 @hookimpl

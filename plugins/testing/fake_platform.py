@@ -13,7 +13,17 @@ misbehave through ``POST /_control`` (JSON, every key optional):
 - ``permanent``: creating calls answer ``400`` with a platform error;
 - ``ambiguous``: creating calls create the post, then answer ``504`` (the
   caller cannot know whether it went through);
-- ``expired_tokens``: access tokens answered with ``401 token_expired``.
+- ``expired_tokens``: access tokens answered with ``401 token_expired``;
+- ``rate_limited``: the next N creating calls answer ``429`` with
+  ``Retry-After: retry_after_s`` (nothing is created);
+- ``lookup_blind``: the token lookup answers ``{"searchable": false}`` (the
+  platform cannot tell whether a post exists).
+
+A creating call with ``"inbox": true`` makes an inbox draft (like TikTok's
+inbox handoff): once processed it stays ``in_inbox`` until the creator acts
+through ``POST /_creator/<id>`` with ``{"action": "publish"}`` (it becomes
+``published`` with a public id ``pub_<n>``) or ``{"action": "delete"}``
+(it becomes ``deleted``).
 
 Routes: ``POST /posts`` (creating), ``GET /posts/<id>``,
 ``GET /posts?token=`` (lookup for reconciliation), ``POST /oauth/refresh``,
@@ -33,7 +43,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 _BEHAVIOUR = {"processing_s": 0.0, "create_delay_s": 0.0, "transient_failures": 0, "permanent": False,
-              "ambiguous": False, "expired_tokens": []}
+              "ambiguous": False, "expired_tokens": [], "rate_limited": 0, "retry_after_s": 1.0,
+              "lookup_blind": False}
 
 
 @dataclass
@@ -44,6 +55,10 @@ class FakePlatformState:
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: dict[str, int] = field(default_factory=dict)
     calls: int = 0
+    #: every creating call: (monotonic time, HTTP status answered)
+    attempts: list[tuple[float, int]] = field(default_factory=list)
+    refreshes: list[str] = field(default_factory=list)  #: refresh tokens exchanged, in order
+    rejected_tokens: list[str] = field(default_factory=list)  #: access tokens answered with 401
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -78,8 +93,9 @@ class FakePlatform:
             with self.state.lock:
                 return _json({"created": dict(self.state.created), "calls": self.state.calls})
         if path == "/oauth/refresh" and method == "POST":
-            body = request.get_json(force=True, silent=True) or {}
-            return _json({"access_token": f"fresh-{body.get('refresh_token', '')}", "expires_in": 3600})
+            return self._refresh(request)
+        if path.startswith("/_creator/") and method == "POST":
+            return self._creator(path.removeprefix("/_creator/"), request)
         denied = self._check_token(request)
         if denied is not None:
             return denied
@@ -100,13 +116,36 @@ class FakePlatform:
             self.state.behaviour.update(body)
             return _json(self.state.behaviour)
 
+    def _refresh(self, request: Request) -> Response:
+        refresh_token = str((request.get_json(force=True, silent=True) or {}).get("refresh_token", ""))
+        with self.state.lock:
+            self.state.refreshes.append(refresh_token)
+        return _json({"access_token": f"fresh-{refresh_token}", "expires_in": 3600})
+
+    def _creator(self, post_id: str, request: Request) -> Response:
+        """The creator acts on an inbox draft in the platform's app."""
+        action = (request.get_json(force=True, silent=True) or {}).get("action")
+        with self.state.lock:
+            post = self.state.posts.get(post_id)
+            if post is None or not post.get("inbox") or action not in ("publish", "delete"):
+                return _error(400, "bad_creator_action", f"cannot {action!r} post {post_id}")
+            post["creator"] = "published" if action == "publish" else "deleted"
+            post["public_id"] = f"pub_{next(self.state.ids)}" if action == "publish" else None
+            return _json(self._view(post))
+
     def _check_token(self, request: Request) -> Response | None:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if token in self.state.behaviour["expired_tokens"]:
+            self._rejected(token)
             return _error(401, "token_expired", "The access token has expired.")
         if token == "revoked":
+            self._rejected(token)
             return _error(401, "token_revoked", "The user revoked access.")
         return None
+
+    def _rejected(self, token: str) -> None:
+        with self.state.lock:
+            self.state.rejected_tokens.append(token)
 
     def _create(self, request: Request) -> Response:
         body = request.get_json(force=True, silent=True) or {}
@@ -114,31 +153,55 @@ class FakePlatform:
         behaviour = self.state.behaviour
         with self.state.lock:
             self.state.calls += 1
-            if behaviour["transient_failures"] > 0:
-                behaviour["transient_failures"] -= 1
-                return _error(503, "busy", "The platform is busy; try again.", {"Retry-After": "0"})
-            if behaviour["permanent"]:
-                return _error(400, "CONTENT_REJECTED", "The platform refused this content: it breaks policy 7.")
-            post = self._record(token, body)
+            refusal = self._refusal()
+            self.state.attempts.append((time.monotonic(), refusal.status_code if refusal else 201))
+            if refusal is not None:
+                return refusal
+            post = self._record(token, body, str(request.headers.get("Authorization", "")).removeprefix("Bearer "))
         if behaviour["create_delay_s"]:
             time.sleep(float(behaviour["create_delay_s"]))
         if behaviour["ambiguous"]:
             return _error(504, "gateway_timeout", "The upstream timed out.")
         return _json(self._view(post), 201)
 
-    def _record(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _refusal(self) -> Response | None:
+        """The configured refusal of a creating call, if any (called under the lock)."""
+        behaviour = self.state.behaviour
+        if behaviour["rate_limited"] > 0:
+            behaviour["rate_limited"] -= 1
+            return _error(429, "rate_limited", "Too many posts; slow down.",
+                          {"Retry-After": str(behaviour["retry_after_s"])})
+        if behaviour["transient_failures"] > 0:
+            behaviour["transient_failures"] -= 1
+            return _error(503, "busy", "The platform is busy; try again.", {"Retry-After": "0"})
+        if behaviour["permanent"]:
+            return _error(400, "CONTENT_REJECTED", "The platform refused this content: it breaks policy 7.")
+        return None
+
+    def _record(self, token: str, body: dict[str, Any], access_token: str) -> dict[str, Any]:
         post_id = f"fp_{next(self.state.ids)}"
         now = time.monotonic()
         post = {"id": post_id, "token": token, "caption": body.get("caption", ""), "created_at": now,
-                "ready_at": now + float(self.state.behaviour["processing_s"])}
+                "ready_at": now + float(self.state.behaviour["processing_s"]), "inbox": bool(body.get("inbox")),
+                "access_token": access_token}
         self.state.posts[post_id] = post
         self.state.created[token] = self.state.created.get(token, 0) + 1
         return post
 
     def _view(self, post: dict[str, Any]) -> dict[str, Any]:
-        status = "published" if time.monotonic() >= post["ready_at"] else "processing"
+        status = self._status(post)
+        public_id = post.get("public_id") or post["id"]
         return {"id": post["id"], "token": post["token"], "status": status,
-                "url": f"https://fake.example/p/{post['id']}" if status == "published" else None}
+                "publicId": post.get("public_id"),
+                "url": f"https://fake.example/p/{public_id}" if status == "published" else None}
+
+    @staticmethod
+    def _status(post: dict[str, Any]) -> str:
+        if time.monotonic() < post["ready_at"]:
+            return "processing"
+        if not post.get("inbox"):
+            return "published"
+        return str(post.get("creator") or "in_inbox")
 
     def _read(self, post_id: str) -> Response:
         post = self.state.posts.get(post_id)
@@ -147,8 +210,10 @@ class FakePlatform:
         return _json(self._view(post))
 
     def _lookup(self, token: str) -> Response:
+        if self.state.behaviour["lookup_blind"]:
+            return _json({"data": [], "searchable": False})
         found = [self._view(p) for p in self.state.posts.values() if p["token"] == token]
-        return _json({"data": found})
+        return _json({"data": found, "searchable": True})
 
 
 def create_app() -> FakePlatform:
