@@ -230,7 +230,9 @@ def _apply(ctx: PipelineContext, lease: Lease, session: Session, call: Call,
     target = session.get(PublishTarget, call.target_id)
     assert target is not None
     if call.kind == "reconcile":
-        close_step(session, call.step_id, "interrupted", "the worker stopped during this call")
+        interrupted = session.get(JobStep, call.step_id) if call.step_id is not None else None
+        if interrupted is not None and interrupted.status == "running":  # the worker died; not an OutcomeUnknown
+            close_step(session, interrupted.id, "interrupted", "the worker stopped during this call")
         step = open_step(session, lease.run_id, target.target, "reconcile", "")
         call.step_id = step.id
         if outcome is None:

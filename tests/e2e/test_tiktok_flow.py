@@ -61,9 +61,6 @@ def test_video_timeline_names_the_platform_steps(api: Client, tiktok: TikTok, ti
     assert [s["name"] for s in run["steps"]] == ["init_upload", "upload", "await_inbox_delivery"]
 
 
-@pytest.mark.xfail(strict=True, reason="core/services/publishing_steps.py:204-208 makes a HANDED_OFF target "
-                   "terminal (phase 'done', no next check), so the channel's watch_interval_s is never used and "
-                   "PUBLISH_COMPLETE is never seen")
 def test_creator_publishing_from_the_inbox_marks_the_post_published(api: Client, tiktok: TikTok,
                                                                     tiktok_destination: str, worker: Any,
                                                                     events: Any) -> None:
