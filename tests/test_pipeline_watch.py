@@ -47,7 +47,7 @@ def _handed_off(client, sessions, tenant, app_config, workers):
     post_id = make_post(sessions, tenant, destination, caption="Spring drop teaser")
     run = publish(client, tenant, post_id)
     workers.start()
-    wait_until(lambda: finished(sessions, run["id"]), what="the publish run")
+    wait_until(lambda: finished(sessions, run["id"]), timeout=60, what="the publish run")
     return post_id, run["id"]
 
 
@@ -102,7 +102,7 @@ def test_the_watch_stops_quietly_at_its_deadline(client, sessions, tenant, app_c
         target = session.query(PublishTarget).filter_by(post_id=post_id).one()
         target.deadline_at = utcnow() - timedelta(seconds=1)
 
-    wait_until(lambda: not _watching(sessions, post_id), what="the watch to stop")
+    wait_until(lambda: not _watching(sessions, post_id), timeout=60, what="the watch to stop")
 
     [target] = targets_of(sessions, post_id)
     assert (target.status, target.error, target.next_check_at) == ("exported_for_review", None, None)
@@ -119,7 +119,7 @@ def test_a_deleted_draft_ends_the_watch_with_the_reason_and_keeps_the_post_expor
     post_id, _run_id = _handed_off(client, sessions, tenant, app_config, workers)
     fake_platform.creator(targets_of(sessions, post_id)[0].external_id, "delete")
 
-    wait_until(lambda: not _watching(sessions, post_id), what="the watch to see the deletion")
+    wait_until(lambda: not _watching(sessions, post_id), timeout=60, what="the watch to see the deletion")
 
     [result] = _post(client, tenant, post_id)["publishResults"]
     assert result["status"] == "exported_for_review"
