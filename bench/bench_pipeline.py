@@ -70,9 +70,26 @@ def _sqlite() -> Iterator[str]:
 
 
 def start_workers(count: int, env: dict[str, str], code: str) -> list[subprocess.Popen[bytes]]:
+    """``count`` worker processes running ``code``, each in a session of its own.
+
+    With ``$BENCH_PROFILE`` set to a folder, each runs under ``py-spy record
+    --subprocesses`` (work horses included) and writes collapsed stacks there;
+    summarise them with ``bench/profile_summary.py``.
+    """
     full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
-    return [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=full, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=_log()) for _ in range(count)]
+    return [subprocess.Popen([*_profiler(index), sys.executable, "-c", code], cwd=ROOT, env=full,
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=_log())
+            for index in range(count)]
+
+
+def _profiler(index: int) -> list[str]:
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        return []
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    output = Path(folder) / f"worker-{os.getpid()}-{index}-{time.monotonic_ns()}.txt"
+    return [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--nonblocking",
+            "--rate", "200", "--format", "raw", "-o", str(output), "--"]
 
 
 def _log() -> Any:
@@ -85,6 +102,13 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     import signal
     from contextlib import suppress
 
+    if os.environ.get("BENCH_PROFILE"):  # let py-spy write its samples first
+        for process in processes:
+            with suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT)
+        for process in processes:
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
     for process in processes:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

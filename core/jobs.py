@@ -1,56 +1,77 @@
 """RQ job functions. They take ids, re-read the database and never trust RQ state.
 
 The worker calls :func:`configure` once with its settings and channel
-plugins; each process (the worker and every forked work horse) then builds
-its own database engine and Redis client on first use, so no connection is
-shared across a fork. A job run by a plain ``rq worker`` configures itself
-from the environment.
+plugins and builds the pipeline context (database engine, Redis pool,
+queue, pacer, plugins) in the worker process, before any work horse is
+forked. Every forked child inherits it: an ``os.register_at_fork`` hook
+gives the child a fresh connection pool (``engine.dispose(close=False)``,
+as SQLAlchemy recommends for ``fork``), so no connection is ever shared
+across processes while the engine's dialect state and compiled-statement
+cache, the plugins and the Lua script are reused. redis-py resets its
+pool in a child by itself. A job run by a plain ``rq worker`` configures
+itself from the environment on first use.
+
+Each job checks out one database connection and runs all its
+transactions on it (:func:`job_context`), instead of one checkout (and
+pre-ping) per transaction; each transaction still commits on its own.
+
+Waiting runs are worked by :func:`poll_due`, one job per wake-up second
+rather than one job per run and poll (see :mod:`core.queue`): it claims
+and advances every due run in turn, through the same lease and fence as a
+run's own job, so a run worked by two jobs at once is still worked once.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from rq import get_current_job
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugins.manager import Channels
 
 from .db import make_engine, make_session_factory
+from .models import JobRun
 from .pacer import RedisPacer
-from .queue import connect, enqueue_run, make_queue
+from .queue import connect, enqueue_poller, enqueue_run, make_queue
 from .services.publishing_context import PipelineContext, PipelineSettings
 from .services.publishing_run import process_run
+from .timeutil import utcnow
+
+POLL_BATCH = 200  #: due runs read per round by a poller
+POLL_HELPERS = 2  #: extra pollers a poller asks for when a round is full (more workers join in)
+POLL_BUDGET_S = 120.0  #: a poller hands over to a fresh one after this long
 
 _setup: tuple[Mapping[str, Any], Channels] | None = None
-_contexts: dict[int, PipelineContext] = {}
+_context: PipelineContext | None = None
 
 
 def configure(config: Mapping[str, Any], channels: Channels) -> None:
     """Set the configuration and plugins jobs in this process (and its forks) use."""
-    global _setup
+    global _setup, _context
     _setup = (dict(config), channels)
-    _contexts.clear()
+    _context = None
 
 
 def pipeline_context() -> PipelineContext:
-    """This process's pipeline context, built on first use.
-
-    Contexts inherited through ``fork`` are kept referenced but never used,
-    so their pooled connections are neither reused nor closed under the
-    parent's feet.
-    """
-    pid = os.getpid()
-    if pid not in _contexts:
+    """This process's pipeline context, built on first use and inherited by forked children."""
+    global _context
+    if _context is None:
         if _setup is None:
             _configure_from_environment()
         assert _setup is not None
-        _contexts[pid] = build_context(*_setup)
-    return _contexts[pid]
+        _context = build_context(*_setup)
+    return _context
 
 
 def build_context(config: Mapping[str, Any], channels: Channels) -> PipelineContext:
@@ -72,9 +93,81 @@ def _configure_from_environment() -> None:
     configure(app.config, app.extensions["markaestro.channels"])
 
 
+def _engine_of(ctx: PipelineContext) -> Engine | None:
+    bind = ctx.sessions.kw.get("bind")
+    return bind if isinstance(bind, Engine) else None
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must never use its parent's pooled connections: give it an empty pool."""
+    if _context is not None and (engine := _engine_of(_context)) is not None:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextmanager
+def job_context(ctx: PipelineContext) -> Iterator[PipelineContext]:
+    """``ctx`` whose sessions all run on one connection checked out for the job.
+
+    Each session still begins and commits (or rolls back) its own
+    transaction on that connection, so the job's commits are exactly the
+    ones it would make with a pooled session per transaction.
+    """
+    engine = _engine_of(ctx)
+    if engine is None:
+        yield ctx
+        return
+    with engine.connect() as connection:
+        sessions: sessionmaker[Session] = sessionmaker(bind=connection, expire_on_commit=False)
+        yield replace(ctx, sessions=sessions)
+
+
 def publish_run(run_id: str) -> str:
     """Advance the publish run ``run_id`` as far as it can go without waiting."""
-    ctx = pipeline_context()
     job = get_current_job()
     owner = f"{job.id if job else 'inline'}/{os.getpid()}/{secrets.token_hex(4)}"
-    return process_run(ctx, run_id, owner)
+    with job_context(pipeline_context()) as ctx:
+        return process_run(ctx, run_id, owner)
+
+
+def poll_due() -> str:
+    """Work every run that is due now: waiting runs whose wake time came, or runs to resume.
+
+    Rounds of up to :data:`POLL_BATCH` due runs, each claimed and advanced
+    by :func:`~core.services.publishing_run.process_run` (a run another job
+    holds is skipped by its claim). A full round asks for helper pollers
+    so idle workers share the backlog; each poller takes its round in a
+    random order, so helpers rarely try the same run. Returns a summary.
+    """
+    job = get_current_job()
+    prefix = f"{job.id if job else 'inline'}/{os.getpid()}"
+    started, worked, rounds = time.monotonic(), 0, 0
+    with job_context(pipeline_context()) as ctx:
+        while time.monotonic() - started < POLL_BUDGET_S:
+            due = _due_runs(ctx, POLL_BATCH)
+            if not due:
+                return f"worked {worked} runs in {rounds} rounds"
+            if len(due) == POLL_BATCH and ctx.queue is not None:
+                for helper in range(1, POLL_HELPERS + 1):
+                    enqueue_poller(ctx.queue, helper)
+            random.shuffle(due)
+            for run_id in due:
+                if not process_run(ctx, run_id, f"{prefix}/{secrets.token_hex(4)}").startswith("not claimed"):
+                    worked += 1
+            rounds += 1
+        if ctx.queue is not None:
+            enqueue_poller(ctx.queue)
+    return f"worked {worked} runs in {rounds} rounds; handed over"
+
+
+def _due_runs(ctx: PipelineContext, limit: int) -> list[str]:
+    """Runs a claim would take now: active, lease free or expired, wake time passed."""
+    now = utcnow()
+    free = or_(JobRun.lease_owner.is_(None), JobRun.lease_expires_at < now)
+    due = or_(JobRun.next_wake_at.is_(None), JobRun.next_wake_at <= now)
+    query = (select(JobRun.id).where(JobRun.status.in_(("queued", "running")), and_(free, due))
+             .order_by(JobRun.next_wake_at).limit(limit))
+    with ctx.sessions() as session:
+        return list(session.scalars(query))

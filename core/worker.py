@@ -42,8 +42,9 @@ def run_worker(config: Mapping[str, Any], burst: bool = False, *, worker_class: 
     """
     jobs.configure(config, build_channels(config))
     webhook_jobs.configure(config)
-    ctx = jobs.pipeline_context()
+    ctx = jobs.pipeline_context()  # built here, before any fork: work horses inherit it
     webhook_queue = webhook_jobs.runtime().queue()
+    _warm_up(config)
     sweeper = Sweeper(ctx, sweep_interval(config), chores=_chores(ctx, config))
     sweeper.run_once()
     queues = [ctx.queue, webhook_queue] if burst else [ctx.queue]
@@ -59,6 +60,19 @@ def run_worker(config: Mapping[str, Any], burst: bool = False, *, worker_class: 
         if deliveries is not None:
             deliveries.terminate()
             deliveries.join(timeout=30)
+
+
+def _warm_up(config: Mapping[str, Any]) -> None:
+    """Pay once, in the worker, the first-use costs every forked work horse would pay again.
+
+    The first seal/unseal initialises the cryptography backend's ciphers.
+    """
+    from plugins.types import Credentials
+
+    from .services.credentials import seal, unseal
+
+    secret = str(config["MARKAESTRO_SECRET_KEY"])
+    unseal(secret, "warm-up", seal(secret, "warm-up", Credentials(access_token="warm-up")))
 
 
 def _chores(ctx: PipelineContext, config: Mapping[str, Any]) -> list[Callable[[], object]]:

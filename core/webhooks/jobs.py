@@ -28,6 +28,7 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import config as core_config
@@ -71,17 +72,33 @@ def configure(config: Mapping[str, Any] | None = None, *, resolver: Resolver | N
 
 
 def runtime() -> Runtime:
-    """This process's runtime (built once per pid, so forked horses get their own connections)."""
-    pid = os.getpid()
-    if pid not in _runtimes:
+    """This process's runtime, built on first use.
+
+    A forked child (a work horse) inherits its parent's runtime, so the
+    engine's dialect state and statement cache, the settings and the
+    resolver are not rebuilt per job; the ``register_at_fork`` hook below
+    gives the child an empty connection pool first (redis-py resets its own
+    pool in a child), so no connection is shared across processes.
+    """
+    if not _runtimes:
         config = _configured.get("config") or environment_config()
-        _runtimes[pid] = Runtime(
+        _runtimes[os.getpid()] = Runtime(
             config=config, settings=webhook_settings(config),
             sessions=make_session_factory(make_engine(config["MARKAESTRO_DATABASE_URL"])),
             redis=Redis.from_url(config["MARKAESTRO_REDIS_URL"]),
             resolver=_configured.get("resolver") or system_resolver,
         )
-    return _runtimes[pid]
+    return next(iter(_runtimes.values()))
+
+
+def _after_fork_in_child() -> None:
+    for current in _runtimes.values():
+        engine = current.sessions.kw.get("bind")
+        if isinstance(engine, Engine):
+            engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def environment_config() -> dict[str, Any]:
