@@ -45,7 +45,7 @@ def test_polling_releases_the_worker_between_polls(client, sessions, tenant, app
     assert posts[second]["created_at"] < posts[first]["ready_at"]
     assert run_status(sessions, run_a["id"]) == run_status(sessions, run_b["id"]) == "succeeded"
     names = [(s["name"], s["status"]) for s in _steps(client, tenant, run_a["id"])]
-    assert names == [("create_post", "succeeded"), ("await_platform", "succeeded")]
+    assert names == [("create_post", "succeeded"), ("await_processing", "succeeded")]
 
 
 def test_transient_failures_are_retried_then_succeed_once(client, sessions, tenant, app_config, fake_platform,

@@ -256,8 +256,7 @@ def _record(ctx: PipelineContext, lease: Lease, session: Session, target: Publis
     step_id = call.step_id if call.kind != "poll" else running_step(session, lease.run_id, target.target)
     waiting = outcome.state is PublishState.WAITING and call.kind == "poll"
     status = "failed" if outcome.state is PublishState.FAILED else ("running" if waiting else "succeeded")
-    name = outcome.step or None
-    close_step(session, step_id, status, outcome.detail, name=name if call.kind != "poll" else None)
+    close_step(session, step_id, status, outcome.detail, name=outcome.step or None)
     if outcome.state is PublishState.CONTINUE:
         target.phase, target.retry_safe = "step", outcome.retry_safe
         target.next_check_at = now + timedelta(seconds=outcome.poll_after_s) if outcome.poll_after_s else None

@@ -51,8 +51,6 @@ def test_video_reaches_the_creators_inbox(worker: Any, api: Client, tiktok: TikT
     assert "SEND_TO_USER_INBOX" in run["steps"][-1]["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="core/services/publishing_steps.py:218 names every wait step "
-                   "'await_platform' and :195 drops the step name poll outcomes give (TikTok: await_inbox_delivery)")
 def test_video_timeline_names_the_platform_steps(api: Client, tiktok: TikTok, tiktok_destination: str,
                                                  worker: Any) -> None:
     video = api.upload(mp4(720, 1280, 5000), "teaser.mp4")
