@@ -40,7 +40,7 @@ from tests.conftest import Tenant
 from tests.pipeline_kit import ROOT, Workers
 
 API = "/api/public/v1"
-RUN_DEADLINE_S = 30.0
+RUN_DEADLINE_S = 90.0
 IG_USER = "17841400000000001"  #: the Instagram sandbox's default account
 SECRET_KEY = "V2VDbGVhcmx5TmVlZEFUZXN0S2V5Rm9yRTJFVGVzdHM="  #: Fernet key shared by the app and the worker
 #: the app credentials the plugins use for OAuth and token refresh (the TikTok sandbox checks them)
