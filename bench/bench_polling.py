@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--processing", type=float, default=30.0, help="seconds until the platform confirms")
     parser.add_argument("--poll-interval", type=float, default=5.0, help="MARKAESTRO_POLL_INTERVAL_SECONDS")
     parser.add_argument("--worker-class", default="rq.Worker")
+    parser.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds")
     args = parser.parse_args()
     platform = FakePlatform()
     platform.state.behaviour["processing_s"] = args.processing
@@ -47,16 +49,33 @@ def main() -> None:
             start = time.monotonic()
             publish_all(env, sessions, post_ids)
             queued = time.monotonic() - start
-            elapsed = wait_finished(sessions, args.posts, timeout=1800) - start
+            elapsed = wait_finished(sessions, args.posts, timeout=args.timeout) - start
         finally:
             stop(processes)
+        outcomes, latencies = run_figures(sessions)
     target = args.processing + 2 * args.poll_interval
     print(f"posts: {args.posts}, workers: {args.workers} x {args.worker_class}, poll interval {args.poll_interval} s")
     print(f"publishing started for all posts in {queued:.1f} s")
     print(f"all runs finished after {elapsed:.1f} s; target {target:.1f} s (processing + two poll intervals); "
           f"ratio {elapsed / target:.2f}")
-    print(f"creating calls: {sum(platform.state.created.values())}, polls and reads: "
-          f"{platform.state.calls} creating requests")
+    print(f"per run, first claim to finish: p50 {latencies[len(latencies) // 2]:.1f} s, "
+          f"p95 {latencies[int(len(latencies) * 0.95)]:.1f} s, max {latencies[-1]:.1f} s; target {target:.1f} s")
+    print(f"runs: {outcomes}; creating calls: {sum(platform.state.created.values())}")
+
+
+def run_figures(sessions: Any) -> tuple[dict[str, int], list[float]]:
+    """Runs per status, and each run's seconds from its first claim to its end (sorted)."""
+    from sqlalchemy import select
+
+    from core.models import JobRun
+
+    with sessions() as session:
+        rows = session.execute(select(JobRun.status, JobRun.started_at, JobRun.finished_at)).all()
+    outcomes: dict[str, int] = {}
+    for status, _, _ in rows:
+        outcomes[status] = outcomes.get(status, 0) + 1
+    latencies = sorted((end - begin).total_seconds() for _, begin, end in rows if begin and end)
+    return outcomes, latencies or [float("nan")]
 
 
 if __name__ == "__main__":
