@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import auth, channels, config, db_session, hosting, idempotency, operator, ratelimit, request_ids
+from . import auth, channels, config, db_session, hosting, idempotency, oauth_callback, operator, ratelimit, request_ids
 from .errors import register_error_handlers
 from .extensions import API_SETTINGS, Api
 
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: tuple[obje
     auth.init_enforcement(app)  # after the limiter: bad keys are throttled by address
     idempotency.init_app(app)
     hosting.init_app(app)
+    oauth_callback.init_app(app)
     _init_api(app)
     operator.init_app(app)
     return app

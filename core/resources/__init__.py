@@ -6,7 +6,7 @@ import importlib
 
 from ..extensions import Api
 
-MODULES = ("products", "media", "posts", "publishing", "job_runs", "webhooks")
+MODULES = ("products", "connections", "media", "posts", "publishing", "job_runs", "webhooks")
 
 
 def register_blueprints(api: Api) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from plugins.manager import Channels, UnknownChannelError
 from plugins.types import Capability, ChannelSpec, Credentials
+from plugins.types import Destination as ListedDestination
 
 from ..errors import Unprocessable
 from ..ids import new_id
@@ -125,6 +126,16 @@ def _upsert(
     row.credentials = seal(secret_keys, row.id, credentials)
     row.token_expires_at = credentials.expires_at
     return row
+
+
+def upsert(session: Session, secret_keys: str, product: Product, found: ListedDestination,
+           credentials: Credentials) -> Destination:
+    """Create or reconnect ``found`` on ``product`` with sealed ``credentials``; the caller commits.
+
+    For the OAuth connect callback (:mod:`core.services.oauth_connect`).
+    """
+    return _upsert(session, secret_keys, product, found.channel, found.provider, found.account_id, found.name,
+                   credentials)
 
 
 def get_product(session: Session, product_id: str) -> Product:
