@@ -223,6 +223,31 @@ def destinations_connect(ctx: click.Context, product_id: str, channel: str, prov
         emit(destination_document(channels, row))
 
 
+@destinations.command("authorize")
+@click.option("--product", "product_id", required=True, help="the product id (prod_…)")
+@click.option("--channel", required=True, help="an installed channel offering OAuth connect, e.g. tiktok")
+@click.option("--provider", default=None, help="the login provider (default: the channel's first)")
+@click.pass_context
+def destinations_authorize(ctx: click.Context, product_id: str, channel: str, provider: str | None) -> None:
+    """Start an OAuth connect flow: open the printed authorizeUrl in a browser before expiresAt.
+
+    The platform sends the person back to redirectUri (MARKAESTRO_PUBLIC_URL/oauth/callback/CHANNEL),
+    which connects the account's destinations to the product.
+    """
+    from .services import oauth_connect
+    from .services.destinations import get_product
+    from .timeutil import format_timestamp
+
+    config = get_app(ctx).config
+    with session(ctx) as db_session:
+        started = oauth_connect.start(
+            db_session, channels_of(ctx), workspace_id=get_product(db_session, product_id).workspace_id,
+            product_id=product_id, channel=channel, provider=provider, public_url=config["MARKAESTRO_PUBLIC_URL"],
+            secret_keys=config["MARKAESTRO_SECRET_KEY"])
+    emit({"authorizeUrl": started.authorize_url, "state": started.state,
+          "expiresAt": format_timestamp(started.expires_at), "redirectUri": started.redirect_uri})
+
+
 @destinations.command("list")
 @click.option("--product", "product_id", required=True, help="the product id (prod_…)")
 @click.pass_context

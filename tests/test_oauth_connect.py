@@ -8,6 +8,7 @@ our callback carrying ``code`` and ``state``, which the test then calls.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +24,12 @@ from channels_instagram.sandbox import SandboxState as InstagramState
 from channels_instagram.sandbox import create_app as instagram_app
 from channels_tiktok.sandbox import SandboxConfig as TikTokConfig
 from channels_tiktok.sandbox import create_app as tiktok_app
+from click.testing import CliRunner
 from flask import Flask
 from werkzeug.serving import make_server
 
 from core import create_app
+from core.cli import cli
 from core.db import session_scope
 from core.models import Destination
 from core.services import oauth_connect
@@ -330,3 +333,36 @@ def test_platform_refusing_the_code_is_502_and_writes_nothing(client, tenant, se
     assert problem_code(response, 502) == "platform_error"
     assert "invalid_grant" in response.get_json()["detail"]
     assert count_rows(sessions, Destination) == 0
+
+
+# -- the admin CLI ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def markaestro(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Runs the admin CLI with the app's settings (as environment variables); the click result."""
+    for key, value in app.config.items():
+        if key.startswith("MARKAESTRO_"):
+            monkeypatch.setenv(key, str(value))
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args), obj={"plugins": (fake_channel,)}, prog_name="markaestro")
+
+    return run
+
+
+def test_cli_authorize_prints_a_consent_url_that_connects(markaestro, client, tenant, sessions):
+    result = markaestro("destinations", "authorize", "--product", tenant.product_id, "--channel", "tiktok")
+    assert result.exit_code == 0, result.output
+    started = json.loads(result.stdout)
+    assert started["redirectUri"] == f"{PUBLIC_URL}/oauth/callback/tiktok" and started["expiresAt"].endswith("Z")
+    back = consent(started["authorizeUrl"])
+    response = client.get(back.pop("path"), query_string=back)
+    assert response.status_code == 200, response.get_json()
+    assert [row.product_id for row in destination_rows(sessions)] == [tenant.product_id]
+
+
+def test_cli_authorize_refuses_a_channel_without_oauth_connect(markaestro, tenant):
+    result = markaestro("destinations", "authorize", "--product", tenant.product_id, "--channel", "fake")
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("Error: channel 'fake' offers no OAuth connect")

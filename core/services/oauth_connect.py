@@ -196,6 +196,7 @@ def claim_once(client: redis.Redis, claims: StateClaims, *, now: datetime | None
 def refusal(channels: Channels, channel: str, error: str, description: str) -> BadRequest:
     """The 400 for a callback the platform sent with ``error`` instead of a code."""
     title = channels.spec(channel).title
+    error, description = error[:100], description[:300]  # echoed from the query string: keep it short
     said = f" ({description})" if description else ""
     if error == "access_denied":
         return BadRequest(f"The person declined to connect their {title} account{said}; nothing was connected.",
