@@ -366,3 +366,13 @@ def test_cli_authorize_refuses_a_channel_without_oauth_connect(markaestro, tenan
     result = markaestro("destinations", "authorize", "--product", tenant.product_id, "--channel", "fake")
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("Error: channel 'fake' offers no OAuth connect")
+
+
+def test_platform_failing_the_profile_lookup_is_502_and_writes_nothing(client, tenant, sandboxes, sessions):
+    started = start(client, tenant, "tiktok").get_json()
+    back = consent(started["authorizeUrl"])
+    requests.post(f"{sandboxes.tiktok}/_sandbox/faults", json={"endpoint": "user_info", "fault": "unavailable"},
+                  timeout=5).raise_for_status()
+    response = client.get(back.pop("path"), query_string=back)
+    assert problem_code(response, 502) == "platform_error"
+    assert count_rows(sessions, Destination) == 0

@@ -219,9 +219,8 @@ def finish(
     :raises BadGateway: the plugin raised a :class:`ChannelError`; nothing written.
     :raises Unprocessable: ``no_destinations``: the account grants none.
     """
-    product = session.get(Product, claims.product_id)
-    if product is None or product.workspace_id != claims.workspace_id:
-        raise _invalid_state()
+    _product_of(session, claims)
+    session.commit()  # no transaction (SQLite: no write lock) held across the platform calls
     credentials = _platform(lambda: channels.oauth_exchange_code(
         claims.channel, provider=claims.provider, code=code, redirect_uri=callback_uri))
     found = _platform(lambda: channels.list_destinations(
@@ -230,9 +229,17 @@ def finish(
     if not usable:
         raise Unprocessable(f"The {channels.spec(claims.channel).title} account grants no destination to publish "
                             "to; nothing was connected.", code="no_destinations")
+    product = _product_of(session, claims)
     rows = _store(session, secret_keys, product, usable, credentials)
     session.commit()
     return product, rows
+
+
+def _product_of(session: Session, claims: StateClaims) -> Product:
+    product = session.get(Product, claims.product_id)
+    if product is None or product.workspace_id != claims.workspace_id:
+        raise _invalid_state()
+    return product
 
 
 def _platform(call: Callable[[], T]) -> T:
