@@ -48,6 +48,18 @@ SANDBOX_TOKEN = "sandbox-demo-token"  # a made-up token; the sandboxes accept an
 REDIS_CONFIG = {"save": "", "appendonly": "no"}
 
 
+def _sandbox_app_credentials(channels: Channels) -> None:
+    """Give each channel's platform-app id and secret a sandbox value unless one is set.
+
+    The sandboxes accept any client id and secret; without a value the OAuth
+    connect flow and token refresh would refuse to start.
+    """
+    for spec in channels.specs.values():
+        for setting in spec.settings:
+            if setting.env.endswith(("_CLIENT_ID", "_CLIENT_SECRET")) and not os.environ.get(setting.env):
+                os.environ[setting.env] = f"sandbox-{spec.name}-{setting.key.replace('_', '-')}"
+
+
 class DevServerError(RuntimeError):
     """``dev`` cannot start; the message says why and what to do."""
 
@@ -105,7 +117,9 @@ class DevServer:
         """
         urls: dict[str, str] = {}
         served: set[str] = set()
-        for sandbox in _create_app().extensions["markaestro.channels"].sandboxes():
+        channels = _create_app().extensions["markaestro.channels"]
+        _sandbox_app_credentials(channels)
+        for sandbox in channels.sandboxes():
             server = _bind("127.0.0.1", 0, sandbox.app)
             url = f"http://127.0.0.1:{server.server_port}"
             stack.enter_context(serve_in_thread(server, f"sandbox-{sandbox.name}"))

@@ -1,9 +1,9 @@
-"""Connecting publish destinations by hand (admin CLI, ``markaestro dev``).
+"""Connecting publish destinations: by hand (admin CLI, ``markaestro dev``) or after OAuth.
 
-OAuth connect flows arrive per channel; until then an operator pastes the
-tokens. Tokens are sealed with :func:`core.services.credentials.seal` for the
-destination row (owner id = the row's internal ``dst_`` id) and never stored
-in clear.
+The CLI pastes tokens; :mod:`core.services.oauth_connect` stores what a
+channel's OAuth flow returned through :func:`upsert`. Tokens are sealed with
+:func:`core.services.credentials.seal` for the destination row (owner id =
+the row's internal ``dst_`` id) and never stored in clear.
 """
 
 from __future__ import annotations
