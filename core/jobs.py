@@ -43,14 +43,17 @@ from plugins.manager import Channels
 from .db import make_engine, make_session_factory
 from .models import JobRun
 from .pacer import RedisPacer
-from .queue import connect, enqueue_poller, enqueue_run, make_queue
+from .queue import connect, discard_queued, enqueue_poller, enqueue_run, make_queue, run_job_id
 from .services.publishing_context import PipelineContext, PipelineSettings
+from .services.publishing_lease import Lease
 from .services.publishing_run import process_run
 from .timeutil import utcnow
 
 POLL_BATCH = 200  #: due runs read per round by a poller
 POLL_HELPERS = 2  #: extra pollers a poller asks for when a round is full (more workers join in)
 POLL_BUDGET_S = 120.0  #: a poller hands over to a fresh one after this long
+BACKLOG_BATCH = 50  #: queued runs read per round by a run's job working the backlog
+BACKLOG_BUDGET_S = 10.0  #: a run's job stops taking queued runs after this long
 
 _setup: tuple[Mapping[str, Any], Channels] | None = None
 _context: PipelineContext | None = None
@@ -125,11 +128,52 @@ def job_context(ctx: PipelineContext) -> Iterator[PipelineContext]:
 
 
 def publish_run(run_id: str) -> str:
-    """Advance the publish run ``run_id`` as far as it can go without waiting."""
+    """Advance the publish run ``run_id`` as far as it can go without waiting, then work the backlog.
+
+    After its own run, the job works other fresh (``queued``) runs while
+    there are any, for up to :data:`BACKLOG_BUDGET_S`: each is claimed
+    through the same lease and fence as by its own job, and that job,
+    now pointless, is taken off the queue once the claim committed
+    (:func:`core.queue.discard_queued`). A burst of publishes thus costs a
+    few RQ jobs (and, with a forking worker, a few work horses) instead of
+    one per run. Runs whose own job already started are simply claimed by
+    whichever job gets there first; the other finds nothing to do.
+    """
     job = get_current_job()
-    owner = f"{job.id if job else 'inline'}/{os.getpid()}/{secrets.token_hex(4)}"
+    prefix = f"{job.id if job else 'inline'}/{os.getpid()}"
     with job_context(pipeline_context()) as ctx:
-        return process_run(ctx, run_id, owner)
+        result = process_run(ctx, run_id, f"{prefix}/{secrets.token_hex(4)}")
+        worked = _work_backlog(ctx, prefix, time.monotonic() + BACKLOG_BUDGET_S)
+    return f"{result}; then {worked} queued runs" if worked else result
+
+
+def _work_backlog(ctx: PipelineContext, prefix: str, until: float) -> int:
+    """Claim and work ``queued`` runs, oldest first, until none is left or ``until`` passed."""
+    worked = 0
+
+    def discard_own_job(lease: Lease) -> None:
+        if ctx.queue is not None:  # the job named for the fence before this claim
+            discard_queued(ctx.queue, run_job_id(lease.run_id, lease.fence - 1))
+
+    while time.monotonic() < until:
+        backlog = _queued_runs(ctx, BACKLOG_BATCH)
+        if not backlog:
+            break
+        random.shuffle(backlog)  # jobs working the backlog side by side rarely try the same run
+        for run_id in backlog:
+            if time.monotonic() >= until:
+                break
+            outcome = process_run(ctx, run_id, f"{prefix}/{secrets.token_hex(4)}", on_claim=discard_own_job)
+            worked += not outcome.startswith("not claimed")
+    return worked
+
+
+def _queued_runs(ctx: PipelineContext, limit: int) -> list[str]:
+    """Fresh runs nobody holds, oldest first."""
+    query = (select(JobRun.id).where(JobRun.status == "queued", JobRun.lease_owner.is_(None))
+             .order_by(JobRun.created_at).limit(limit))
+    with ctx.sessions() as session:
+        return list(session.scalars(query))
 
 
 def poll_due() -> str:

@@ -14,6 +14,11 @@ second of wake times (``poll-{queue}-{epoch second}``), and that poller
 works every run that is due (:mod:`core.jobs`). The sweeper's resumptions
 (a lost job, an expired lease, a run queued while Redis was down) also go
 to a poller (``poll-{queue}-now-{n}``) instead of one job per run.
+
+A run's job that finds other fresh runs queued works them too (see
+:func:`core.jobs.publish_run`) and discards their own jobs once it has
+claimed them (:func:`discard_queued`), so a backlog of publishes costs one
+RQ job per batch, not one per run.
 """
 
 from __future__ import annotations
@@ -98,6 +103,21 @@ def _ensure(queue: Queue, job_id: str, function: str, args: tuple[str, ...], at:
             queue.enqueue_at(at, function, *args, **options)
     except DuplicateJobError:
         return False
+    return True
+
+
+def discard_queued(queue: Queue, job_id: str) -> bool:
+    """Take job ``job_id`` off the queue unless a worker already took it; ``True`` when discarded.
+
+    For a run's job made pointless because another job claimed the run
+    (:func:`core.jobs.publish_run` working a backlog): removing it from the
+    queue list first means no worker can start it, so its hash may go too.
+    A job already taken by a worker is left alone (it finds the run claimed
+    and does nothing).
+    """
+    if not queue.remove(job_id):
+        return False
+    queue.connection.delete(Job.key_for(job_id))
     return True
 
 

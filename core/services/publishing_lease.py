@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.orm import Session
 
 from ..models import JobRun
@@ -59,26 +59,37 @@ class Lease:
         )
 
 
-def claim(session: Session, run_id: str, owner: str, seconds: float) -> Lease | None:
+@dataclass(frozen=True)
+class Claimed:
+    """A claim's lease with what the claiming ``UPDATE`` returned about the run."""
+
+    lease: Lease
+    kind: str
+    post_id: str
+
+
+def claim(session: Session, run_id: str, owner: str, seconds: float) -> Claimed | None:
     """Take the run if it is active, unowned (or its lease expired) and its work is due.
 
-    Commits. Returns ``None`` when another worker holds it or nothing is due.
+    One ``UPDATE ... RETURNING`` (fence, ``started_at`` on the first claim,
+    the run's kind and post). Leaves the transaction open for the caller to
+    read more and commit; rolls back and returns ``None`` when another
+    worker holds the run or nothing is due.
     """
     now = utcnow()
-    claimed = session.execute(
+    row = session.execute(
         update(JobRun)
         .where(JobRun.id == run_id, JobRun.status.in_(ACTIVE_RUN_STATES),
                or_(JobRun.lease_owner.is_(None), JobRun.lease_expires_at < now),
                or_(JobRun.next_wake_at.is_(None), JobRun.next_wake_at <= now))
         .values(fence=JobRun.fence + 1, lease_owner=owner, attempts=JobRun.attempts + 1,
-                lease_expires_at=now + timedelta(seconds=seconds), status="running", next_wake_at=None)
+                lease_expires_at=now + timedelta(seconds=seconds), status="running", next_wake_at=None,
+                started_at=func.coalesce(JobRun.started_at, now))
+        .returning(JobRun.fence, JobRun.kind, JobRun.post_id)
         .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    if claimed != 1:
+    ).first()
+    if row is None:
         session.rollback()
         return None
-    fence = session.scalar(select(JobRun.fence).where(JobRun.id == run_id))
-    session.execute(update(JobRun).where(JobRun.id == run_id, JobRun.started_at.is_(None))
-                    .values(started_at=now).execution_options(synchronize_session=False))
-    session.commit()
-    return Lease(run_id, owner, int(fence or 0), seconds)
+    fence, kind, post_id = row
+    return Claimed(Lease(run_id, owner, int(fence), seconds), str(kind), str(post_id))

@@ -13,6 +13,7 @@ kinds (:mod:`.publishing_watch`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -28,45 +29,43 @@ from .publishing_watch import finish_watch_run, open_watch_run, wake_time, watch
 log = logging.getLogger(__name__)
 
 
-def process_run(ctx: PipelineContext, run_id: str, owner: str) -> str:
-    """Do the run's due work; return what happened (for the job's result and logs)."""
+def process_run(ctx: PipelineContext, run_id: str, owner: str,
+                on_claim: Callable[[Lease], object] | None = None) -> str:
+    """Do the run's due work; return what happened (for the job's result and logs).
+
+    The claim and the read of the targets to work share one transaction.
+    ``on_claim`` is called with the lease right after that commit (before
+    any platform call).
+    """
     with ctx.sessions() as session:
-        lease = claim(session, run_id, owner, ctx.settings.lease_s)
-    if lease is None:
-        return "not claimed: owned by another worker, finished, or not due"
+        claimed = claim(session, run_id, owner, ctx.settings.lease_s)
+        if claimed is None:
+            return "not claimed: owned by another worker, finished, or not due"
+        targets = post_targets(session, claimed.post_id)
+        session.commit()
+    lease = claimed.lease
+    if on_claim is not None:
+        on_claim(lease)
     try:
-        kind, target_ids = _due_targets(ctx, lease)
-        if kind == "watch":
-            for target_id in target_ids:
-                watch_target(ctx, lease, target_id)
+        if claimed.kind == "watch":
+            for target in watched(targets):
+                watch_target(ctx, lease, target.id)
             return _settle_watch(ctx, lease)
-        for target_id in target_ids:
-            advance_target(ctx, lease, target_id)
+        for target in targets:
+            if target.status in ACTIVE_TARGET_STATES:
+                advance_target(ctx, lease, target.id)
         return _settle(ctx, lease)
     except LeaseLost:
         log.warning("run %s: lease lost (fence %s); stopping without writing", run_id, lease.fence)
         return "lease lost"
 
 
-def _due_targets(ctx: PipelineContext, lease: Lease) -> tuple[str, list[int]]:
-    """The run's kind and the targets it works on: active ones, or watched ones for a watch run."""
-    with ctx.sessions() as session:
-        lease.guard(session)
-        kind, post_id = session.execute(select(JobRun.kind, JobRun.post_id).where(JobRun.id == lease.run_id)).one()
-        targets = post_targets(session, str(post_id))
-        chosen = watched(targets) if kind == "watch" else [t for t in targets if t.status in ACTIVE_TARGET_STATES]
-        session.commit()
-        return str(kind), [t.id for t in chosen]
-
-
 def _settle(ctx: PipelineContext, lease: Lease) -> str:
     """Finish the run when every target is terminal; otherwise sleep until the next check."""
     with ctx.sessions() as session:
         lease.guard(session)
-        run = session.get(JobRun, lease.run_id)
-        assert run is not None
-        post = session.get(Post, run.post_id)
-        assert post is not None
+        run, post = session.execute(select(JobRun, Post).join(Post, Post.id == JobRun.post_id)
+                                    .where(JobRun.id == lease.run_id)).one()
         targets = post_targets(session, post.id)
         active = [t for t in targets if t.status in ACTIVE_TARGET_STATES]
         if not active:

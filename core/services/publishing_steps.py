@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugins.errors import (
@@ -81,6 +82,7 @@ def advance_target(ctx: PipelineContext, lease: Lease, target_id: int) -> None:
 
 
 def _turn(ctx: PipelineContext, lease: Lease, target_id: int) -> bool:
+    """One call on the target; ``True`` when another is due right away."""
     with ctx.sessions() as session:
         prepared = _prepare(ctx, lease, session, target_id)
     if not isinstance(prepared, Call):
@@ -92,15 +94,44 @@ def _turn(ctx: PipelineContext, lease: Lease, target_id: int) -> bool:
     except Exception as error:  # every failure is recorded on the target
         with ctx.sessions() as session:
             lease.guard(session)
+            _preload_result(session, call)
             notice = _on_error(ctx, lease, session, call, error)
+            again = _due_now(session.get(PublishTarget, call.target_id))
             session.commit()
     else:
         with ctx.sessions() as session:
             lease.guard(session)
+            _preload_result(session, call)
             notice = _apply(ctx, lease, session, call, outcome)
+            again = _due_now(session.get(PublishTarget, call.target_id))
             session.commit()
     notify_finished(ctx.channels, notice)
-    return True
+    return again
+
+
+def _due_now(target: PublishTarget | None) -> bool:
+    """Whether ``target`` wants another turn now (saves a transaction that would find nothing to do)."""
+    if target is None or target.status not in ACTIVE_TARGET_STATES:
+        return False
+    return target.next_check_at is None or target.next_check_at <= utcnow()
+
+
+def _preload(session: Session, target_id: int) -> PublishTarget | None:
+    """The target, with its destination and post loaded into the session in the same query."""
+    row = session.execute(select(PublishTarget, DestinationRow, PostRow)
+                          .join(DestinationRow, DestinationRow.id == PublishTarget.destination_id)
+                          .join(PostRow, PostRow.id == PublishTarget.post_id)
+                          .where(PublishTarget.id == target_id)).first()
+    return row[0] if row is not None else None
+
+
+def _preload_result(session: Session, call: Call) -> None:
+    """Load the target and the call's open step in one query (later ``session.get`` calls hit the session)."""
+    if call.step_id is None:
+        session.get(PublishTarget, call.target_id)
+        return
+    session.execute(select(PublishTarget, JobStep).outerjoin(JobStep, JobStep.id == call.step_id)
+                    .where(PublishTarget.id == call.target_id)).first()
 
 
 def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: int) -> Call | Finished | None:
@@ -111,7 +142,7 @@ def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: in
     platform call; the notice of that failure is returned instead.
     """
     lease.guard(session)
-    target = session.get(PublishTarget, target_id)
+    target = _preload(session, target_id)
     now = utcnow()
     if target is None or target.status not in ACTIVE_TARGET_STATES:
         return None
@@ -399,7 +430,5 @@ def _close_step_for(session: Session, lease: Lease, target: PublishTarget, call:
 
 
 def running_step(session: Session, run_id: str, target: str) -> int | None:
-    from sqlalchemy import select
-
     return session.scalar(select(JobStep.id).where(JobStep.run_id == run_id, JobStep.target == target,
                                                    JobStep.status == "running").order_by(JobStep.id.desc()).limit(1))
