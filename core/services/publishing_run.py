@@ -17,13 +17,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..models import JobRun, Post, PublishTarget
 from ..timeutil import utcnow
 from .publishing_context import PipelineContext
 from .publishing_finish import finish_run, post_targets
 from .publishing_lease import Lease, LeaseLost, claim
-from .publishing_steps import ACTIVE_TARGET_STATES, advance_target
+from .publishing_steps import ACTIVE_TARGET_STATES, Close, advance_target
 from .publishing_watch import finish_watch_run, open_watch_run, wake_time, watch_target, watched
 
 log = logging.getLogger(__name__)
@@ -51,38 +52,57 @@ def process_run(ctx: PipelineContext, run_id: str, owner: str,
             for target in watched(targets):
                 watch_target(ctx, lease, target.id)
             return _settle_watch(ctx, lease)
-        for target in targets:
-            if target.status in ACTIVE_TARGET_STATES:
-                advance_target(ctx, lease, target.id)
+        active = [t.id for t in targets if t.status in ACTIVE_TARGET_STATES]
+        for position, target_id in enumerate(active):
+            last = position == len(active) - 1
+            finished = advance_target(ctx, lease, target_id, close=_finisher(ctx, lease) if last else None)
+            if finished is not None:
+                return finished
         return _settle(ctx, lease)
     except LeaseLost:
         log.warning("run %s: lease lost (fence %s); stopping without writing", run_id, lease.fence)
         return "lease lost"
 
 
+def _finisher(ctx: PipelineContext, lease: Lease) -> Close:
+    """Settle the run (finish it, or release it until its next check) inside the last result transaction."""
+    def close(session: Session) -> tuple[str, Callable[[], None]]:
+        return _settle_in(ctx, lease, session)
+
+    return close
+
+
 def _settle(ctx: PipelineContext, lease: Lease) -> str:
     """Finish the run when every target is terminal; otherwise sleep until the next check."""
     with ctx.sessions() as session:
         lease.guard(session)
-        run, post = session.execute(select(JobRun, Post).join(Post, Post.id == JobRun.post_id)
-                                    .where(JobRun.id == lease.run_id)).one()
-        targets = post_targets(session, post.id)
-        active = [t for t in targets if t.status in ACTIVE_TARGET_STATES]
-        if not active:
-            finish_run(session, run, post, targets)
-            watch = open_watch_run(session, post, targets)
-            session.commit()
+        summary, after_commit = _settle_in(ctx, lease, session)
+        session.commit()
+    after_commit()
+    return summary
+
+
+def _settle_in(ctx: PipelineContext, lease: Lease, session: Session) -> tuple[str, Callable[[], None]]:
+    """:func:`_settle` inside the caller's guarded transaction; what to do once it committed."""
+    run, post = session.execute(select(JobRun, Post).join(Post, Post.id == JobRun.post_id)
+                                .where(JobRun.id == lease.run_id)).one()
+    targets = post_targets(session, post.id)
+    active = [t for t in targets if t.status in ACTIVE_TARGET_STATES]
+    if not active:
+        finish_run(session, run, post, targets)
+        watch = open_watch_run(session, post, targets)
+
+        def schedule_watch() -> None:
             if watch is not None:
                 assert watch.next_wake_at is not None
                 ctx.schedule(watch.id, watch.fence, watch.next_wake_at, _watch_note(post.id, watch.id))
-            return f"finished: {run.status}"
-        wake = _wake_time(active)
-        note = (f"publish post {post.id} (run {run.id}): next check of "
-                f"{', '.join(f'{t.target} ({t.phase})' for t in active)}")
-        lease.release(session, wake_at=wake)
-        session.commit()
-    ctx.schedule(lease.run_id, lease.fence, wake, note)
-    return f"waiting until {wake.isoformat()}"
+
+        return f"finished: {run.status}", schedule_watch
+    wake = _wake_time(active)
+    note = (f"publish post {post.id} (run {run.id}): next check of "
+            f"{', '.join(f'{t.target} ({t.phase})' for t in active)}")
+    lease.release(session, wake_at=wake, guarded=True)
+    return f"waiting until {wake.isoformat()}", lambda: ctx.schedule(lease.run_id, lease.fence, wake, note)
 
 
 def _wake_time(active: list[PublishTarget]) -> datetime:

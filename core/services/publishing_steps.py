@@ -22,6 +22,7 @@ A handoff the channel asks to watch stays in phase ``watch`` for
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,20 +75,37 @@ class Call:
     step_id: int | None
 
 
-def advance_target(ctx: PipelineContext, lease: Lease, target_id: int) -> None:
-    """Take turns on the target until it is done or must wait."""
+#: ``close(session)`` inside the transaction recording a target's last result of this job: when the
+#: whole run is done it finishes the run there and returns ``(summary, after_commit)``, else ``None``.
+Close = Callable[[Session], "tuple[str, Callable[[], None]] | None"]
+
+
+def advance_target(ctx: PipelineContext, lease: Lease, target_id: int, close: Close | None = None) -> str | None:
+    """Take turns on the target until it is done or must wait.
+
+    With ``close``, the transaction that records the target's last result
+    also gives the run the chance to finish (one commit instead of two);
+    returns ``close``'s summary when it did.
+    """
     for _ in range(MAX_TURNS_PER_JOB):
-        if not _turn(ctx, lease, target_id):
-            return
+        again, closed = _turn(ctx, lease, target_id, close)
+        if closed is not None:
+            summary, after_commit = closed
+            after_commit()
+            return summary
+        if not again:
+            return None
+    return None
 
 
-def _turn(ctx: PipelineContext, lease: Lease, target_id: int) -> bool:
-    """One call on the target; ``True`` when another is due right away."""
+def _turn(ctx: PipelineContext, lease: Lease, target_id: int,
+          close: Close | None) -> tuple[bool, tuple[str, Callable[[], None]] | None]:
+    """One call on the target: whether another is due right away, and ``close``'s answer."""
     with ctx.sessions() as session:
         prepared = _prepare(ctx, lease, session, target_id)
     if not isinstance(prepared, Call):
         notify_finished(ctx.channels, prepared)
-        return False
+        return False, None
     call = prepared
     try:
         outcome = invoke(ctx, lease, call)
@@ -97,6 +115,7 @@ def _turn(ctx: PipelineContext, lease: Lease, target_id: int) -> bool:
             _preload_result(session, call)
             notice = _on_error(ctx, lease, session, call, error)
             again = _due_now(session.get(PublishTarget, call.target_id))
+            closed = close(session) if close is not None and not again else None
             session.commit()
     else:
         with ctx.sessions() as session:
@@ -104,9 +123,10 @@ def _turn(ctx: PipelineContext, lease: Lease, target_id: int) -> bool:
             _preload_result(session, call)
             notice = _apply(ctx, lease, session, call, outcome)
             again = _due_now(session.get(PublishTarget, call.target_id))
+            closed = close(session) if close is not None and not again else None
             session.commit()
     notify_finished(ctx.channels, notice)
-    return again
+    return again, closed
 
 
 def _due_now(target: PublishTarget | None) -> bool:
