@@ -207,11 +207,15 @@ def poll_due() -> str:
 
 
 def _due_runs(ctx: PipelineContext, limit: int) -> list[str]:
-    """Runs a claim would take now: active, lease free or expired, wake time passed."""
+    """Runs a claim would take now: active, lease free or expired, wake time passed.
+
+    Fresh runs (no wake time) first: their platform work has not even
+    started, while a waiting run's poll only checks on work under way.
+    """
     now = utcnow()
     free = or_(JobRun.lease_owner.is_(None), JobRun.lease_expires_at < now)
     due = or_(JobRun.next_wake_at.is_(None), JobRun.next_wake_at <= now)
     query = (select(JobRun.id).where(JobRun.status.in_(("queued", "running")), and_(free, due))
-             .order_by(JobRun.next_wake_at).limit(limit))
+             .order_by(JobRun.next_wake_at.asc().nulls_first()).limit(limit))
     with ctx.sessions() as session:
         return list(session.scalars(query))
