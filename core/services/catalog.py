@@ -13,7 +13,7 @@ from plugins.manager import Channels
 from ..ids import new_id
 from ..models import Destination, Product, Workspace
 from ..pagination import paginate
-from .errors import not_found
+from .errors import get_owned, not_found
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,7 @@ def create_product(session: Session, workspace_id: str, name: str) -> Product:
 
 def get_product(session: Session, workspace_id: str, product_id: str) -> Product:
     """The product, or the same 404 whether it is missing or another workspace's."""
-    product = session.get(Product, product_id)
-    if product is None or product.workspace_id != workspace_id:
-        raise not_found("product", product_id)
-    return product
+    return get_owned(session, Product, workspace_id, product_id, "product")
 
 
 def available_channels(session: Session, channels: Channels, product_id: str) -> list[str]:

@@ -21,7 +21,7 @@ from ..ids import new_id
 from ..models import Destination, Post
 from ..pagination import paginate
 from ..timeutil import utcnow
-from .errors import not_found
+from .errors import get_owned
 from .post_checks import (
     Errors,
     PostContext,
@@ -91,10 +91,7 @@ def create_post(
 
 def get_post(session: Session, workspace_id: str, post_id: str) -> Post:
     """The workspace's post, or the same 404 whether it is missing or another workspace's."""
-    post = session.get(Post, post_id)
-    if post is None or post.workspace_id != workspace_id:
-        raise not_found("post", post_id)
-    return post
+    return get_owned(session, Post, workspace_id, post_id, "post")
 
 
 def list_posts(

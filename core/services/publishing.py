@@ -22,7 +22,7 @@ from ..errors import Conflict, validation_failed
 from ..ids import new_id
 from ..models import Destination, JobRun, Post
 from ..timeutil import utcnow
-from .errors import not_found
+from .errors import get_owned
 from .post_checks import violation_errors
 from .publishing_targets import apply_plan, plan_targets
 
@@ -41,9 +41,7 @@ def start_publish(session: Session, channels: Channels, config: Mapping[str, Any
         (``code: post_not_publishable``), or another request won the race.
     :raises ValidationFailed: no target's channel accepts the post.
     """
-    post = session.get(Post, post_id)
-    if post is None or post.workspace_id != workspace_id:
-        raise not_found("post", post_id)
+    post = get_owned(session, Post, workspace_id, post_id, "post")
     if post.status not in from_states:
         raise _not_publishable(post.status)
     primary = session.get(Destination, post.destination_id)

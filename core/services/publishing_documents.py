@@ -8,15 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import JobRun, JobStep
-from .errors import not_found
+from .errors import get_owned
 
 
 def get_run(session: Session, workspace_id: str, run_id: str) -> JobRun:
     """The run, or the same 404 whether it is missing or another workspace's."""
-    run = session.get(JobRun, run_id)
-    if run is None or run.workspace_id != workspace_id:
-        raise not_found("job run", run_id)
-    return run
+    return get_owned(session, JobRun, workspace_id, run_id, "job run")
 
 
 def run_document(session: Session, run: JobRun) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from ..timeutil import utcnow
 from ..webhooks import signing
 from ..webhooks.ssrf import Resolver, UnsafeWebhookUrl, check_url
 from .credentials import encrypt_text
-from .errors import not_found
+from .errors import get_owned, not_found
 from .events import EVENT_TYPES
 
 DISABLED_BY_USER, GONE, FAILING = "disabled_by_user", "gone", "failing"
@@ -61,10 +61,7 @@ def create_endpoint(
 
 
 def get_endpoint(session: Session, workspace_id: str, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.workspace_id != workspace_id:
-        raise not_found("webhook endpoint", endpoint_id)
-    return endpoint
+    return get_owned(session, WebhookEndpoint, workspace_id, endpoint_id, "webhook endpoint")
 
 
 def list_endpoints(
