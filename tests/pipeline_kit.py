@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from core.db import session_scope
 from core.ids import new_id
@@ -30,6 +28,7 @@ from core.models import Destination, JobRun, Post, PublishTarget
 from core.services.credentials import seal
 from plugins.testing.fake_platform import FakePlatform
 from plugins.types import Credentials
+from tests.services import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,11 +53,8 @@ class FakePlatformServer:
 @pytest.fixture
 def fake_platform() -> Iterator[FakePlatformServer]:
     app = FakePlatform()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield FakePlatformServer(f"http://127.0.0.1:{server.server_port}", app)
-    server.shutdown()
+    with LoopbackServer(app) as server:
+        yield FakePlatformServer(server.url, app)
 
 
 @pytest.fixture

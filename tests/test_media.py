@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from core.models import MediaAsset
 from tests import media_samples as samples
 from tests.conftest import count_rows
 from tests.media_samples import UPLOAD_URL, post_file
+from tests.services import LoopbackServer
 
 MAX_BYTES = 200_000
 
@@ -159,12 +158,8 @@ class _Unreadable:
 @pytest.fixture
 def live_url(app) -> Iterator[str]:
     """The app behind a real HTTP server (chunked request bodies are de-chunked by it)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with LoopbackServer(app) as server:
+        yield server.url
 
 
 def _chunked(body: bytes, size: int = 16 * 1024) -> Iterator[bytes]:

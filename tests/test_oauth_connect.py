@@ -9,7 +9,6 @@ our callback carrying ``code`` and ``state``, which the test then calls.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +25,6 @@ from channels_tiktok.sandbox import SandboxConfig as TikTokConfig
 from channels_tiktok.sandbox import create_app as tiktok_app
 from click.testing import CliRunner
 from flask import Flask
-from werkzeug.serving import make_server
 
 from core import create_app
 from core.cli import cli
@@ -37,26 +35,12 @@ from core.services.credentials import unseal
 from core.timeutil import utcnow
 from plugins.testing import fake_channel
 from tests.conftest import Tenant, count_rows
+from tests.services import LoopbackServer
 
 API = "/api/public/v1"
 PUBLIC_URL = "http://markaestro.test"
 TIKTOK_KEY, TIKTOK_SECRET = "oauth_client_key", "oauth_client_secret"
 IG_USER = "17841400000000001"
-
-
-class Served:
-    """A WSGI app on a free 127.0.0.1 port, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @dataclass
@@ -67,9 +51,9 @@ class Sandboxes:
 
 @pytest.fixture
 def sandboxes() -> Iterator[Sandboxes]:
-    tiktok = Served(tiktok_app(TikTokConfig(processing_delay_s=0.0, client_key=TIKTOK_KEY,
+    tiktok = LoopbackServer(tiktok_app(TikTokConfig(processing_delay_s=0.0, client_key=TIKTOK_KEY,
                                             client_secret=TIKTOK_SECRET)))
-    instagram = Served(instagram_app(InstagramState(InstagramConfig())))
+    instagram = LoopbackServer(instagram_app(InstagramState(InstagramConfig())))
     yield Sandboxes(tiktok.url, instagram.url)
     tiktok.close()
     instagram.close()

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from rq import Queue, SimpleWorker
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.services import LoopbackServer
 
 HANG = "hang"
 
@@ -79,14 +80,10 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
-    server = make_server("127.0.0.1", 0, state, threaded=True)
-    state.port = server.server_port
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    state.release()
-    server.shutdown()
-    thread.join(5)
+    with LoopbackServer(state) as server:
+        state.port = server.port
+        yield state
+        state.release()
 
 
 class FakeResolver:

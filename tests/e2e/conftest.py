@@ -28,7 +28,6 @@ import pytest
 import redis
 import requests
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import create_app
 from core.channels import build_channels
@@ -38,6 +37,7 @@ from core.services import destinations
 from plugins.types import Sandbox
 from tests.conftest import Tenant
 from tests.pipeline_kit import ROOT, Workers
+from tests.services import LoopbackServer
 
 # The flows need the TikTok and Instagram plugins installed (./scripts/test installs them;
 # tox's core environment on purpose does not).
@@ -69,21 +69,12 @@ class Mount:
         return self.app(environ, start_response)
 
 
-class Served:
+class Served(LoopbackServer):
     """A :class:`Mount` on a free 127.0.0.1 port, served in a background thread."""
 
     def __init__(self, mount: Mount) -> None:
+        super().__init__(mount)
         self.mount = mount
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, mount, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
-        self.server.server_close()
 
 
 @dataclass
