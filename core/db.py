@@ -6,7 +6,7 @@ and the job wrapper (workers) own its lifetime. Nothing else opens one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +80,17 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def hold(session: Session, objects: Iterable[object]) -> None:
+    """Keep ``objects`` loaded in ``session`` until it closes.
+
+    The identity map holds objects weakly: a row loaded only so that a
+    later ``session.get`` finds it (say, the destination joined into the
+    query for its target) is dropped as soon as nothing refers to it, and
+    that ``get`` would query again.
+    """
+    session.info.setdefault("markaestro.held", []).extend(objects)
 
 
 @contextmanager

@@ -43,13 +43,15 @@ from plugins.manager import Channels
 from .db import make_engine, make_session_factory
 from .models import JobRun
 from .pacer import RedisPacer
-from .queue import connect, discard_queued, enqueue_poller, enqueue_run, make_queue, run_job_id
-from .services.publishing_context import PipelineContext, PipelineSettings
+from .queue import connect, discard_queued, enqueue_poller, enqueue_run, make_queue, poller_slot, run_job_id
+from .services.publishing_batch import work_runs
+from .services.publishing_context import PipelineContext, PipelineSettings, Schedule
 from .services.publishing_lease import Lease
 from .services.publishing_run import process_run
 from .timeutil import utcnow
 
 POLL_BATCH = 200  #: due runs read per round by a poller
+POLL_CHUNK = 50  #: due runs claimed and worked together (one claim, one write)
 POLL_HELPERS = 2  #: extra pollers a poller asks for when a round is full (more workers join in)
 POLL_BUDGET_S = 120.0  #: a poller hands over to a fresh one after this long
 BACKLOG_BATCH = 50  #: queued runs read per round by a run's job working the backlog
@@ -179,16 +181,19 @@ def _queued_runs(ctx: PipelineContext, limit: int) -> list[str]:
 def poll_due() -> str:
     """Work every run that is due now: waiting runs whose wake time came, or runs to resume.
 
-    Rounds of up to :data:`POLL_BATCH` due runs, each claimed and advanced
-    by :func:`~core.services.publishing_run.process_run` (a run another job
-    holds is skipped by its claim). A full round asks for helper pollers
-    so idle workers share the backlog; each poller takes its round in a
-    random order, so helpers rarely try the same run. Returns a summary.
+    Rounds of up to :data:`POLL_BATCH` due runs, taken in a random order
+    (so helpers rarely try the same run) in chunks of :data:`POLL_CHUNK`,
+    each claimed and worked together by
+    :func:`~core.services.publishing_batch.work_runs` (a run another job
+    holds is skipped by the claim). A full round asks for helper pollers so
+    idle workers share the backlog. The wake-ups this poller schedules are
+    asked of Redis once per poller slot. Returns a summary.
     """
     job = get_current_job()
     prefix = f"{job.id if job else 'inline'}/{os.getpid()}"
     started, worked, rounds = time.monotonic(), 0, 0
-    with job_context(pipeline_context()) as ctx:
+    with job_context(pipeline_context()) as base:
+        ctx = replace(base, schedule=once_per_slot(base.schedule))
         while time.monotonic() - started < POLL_BUDGET_S:
             due = _due_runs(ctx, POLL_BATCH)
             if not due:
@@ -197,13 +202,32 @@ def poll_due() -> str:
                 for helper in range(1, POLL_HELPERS + 1):
                     enqueue_poller(ctx.queue, helper)
             random.shuffle(due)
-            for run_id in due:
-                if not process_run(ctx, run_id, f"{prefix}/{secrets.token_hex(4)}").startswith("not claimed"):
-                    worked += 1
+            for start in range(0, len(due), POLL_CHUNK):
+                worked += work_runs(ctx, due[start:start + POLL_CHUNK], f"{prefix}/{secrets.token_hex(4)}")
             rounds += 1
         if ctx.queue is not None:
             enqueue_poller(ctx.queue)
     return f"worked {worked} runs in {rounds} rounds; handed over"
+
+
+def once_per_slot(schedule: Schedule) -> Schedule:
+    """``schedule``, asking Redis only once per poller slot for wake-ups in the future.
+
+    Every run waking in one slot is worked by the same poller
+    (:func:`core.queue.schedule_poller`), and a slot still in the future
+    cannot have run yet, so one ensured poller serves them all.
+    """
+    ensured: set[int] = set()
+
+    def schedule_once(run_id: str, fence: int, at: datetime | None, note: str = "") -> None:
+        if at is not None and at > utcnow():
+            slot = poller_slot(at)
+            if slot in ensured:
+                return
+            ensured.add(slot)
+        schedule(run_id, fence, at, note)
+
+    return schedule_once
 
 
 def _due_runs(ctx: PipelineContext, limit: int) -> list[str]:

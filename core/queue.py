@@ -74,10 +74,15 @@ def enqueue_run(queue: Queue, run_id: str, fence: int, at: datetime | None = Non
 
 def schedule_poller(queue: Queue, at: datetime) -> bool:
     """A poller at ``at`` (rounded up to the second), shared by every run waking in that second."""
-    slot = math.ceil(at.timestamp() / POLL_GRAIN_S) * POLL_GRAIN_S
+    slot = poller_slot(at)
     when = datetime.fromtimestamp(slot, UTC)
     return _ensure(queue, f"poll-{queue.name}-{slot}", POLL_FUNCTION, (), when,
                    f"poll publish runs due at {when.isoformat()}")
+
+
+def poller_slot(at: datetime) -> int:
+    """The epoch second of the poller that works runs waking at ``at`` (rounded up to the grain)."""
+    return math.ceil(at.timestamp() / POLL_GRAIN_S) * POLL_GRAIN_S
 
 
 def enqueue_poller(queue: Queue, helper: int = 0) -> bool:
@@ -88,12 +93,24 @@ def enqueue_poller(queue: Queue, helper: int = 0) -> bool:
 
 def _ensure(queue: Queue, job_id: str, function: str, args: tuple[str, ...], at: datetime | None,
             description: str) -> bool:
-    """Create job ``job_id`` unless a live one exists; a finished, failed or stopped one is replaced."""
+    """Create job ``job_id`` unless a live one exists; a finished, failed or stopped one is replaced.
+
+    RQ's unique enqueue checks and saves atomically (one round trip), so
+    the existing job is only read when there is one.
+    """
+    if _enqueue_unique(queue, job_id, function, args, at, description):
+        return True
     existing = _fetch(queue, job_id)
     if existing is not None and _live(queue, existing, None):
         return False
     if existing is not None:
         existing.delete()
+    return _enqueue_unique(queue, job_id, function, args, at, description)
+
+
+def _enqueue_unique(queue: Queue, job_id: str, function: str, args: tuple[str, ...], at: datetime | None,
+                    description: str) -> bool:
+    """Enqueue (or schedule) the job; ``False`` when a job with that id exists, whatever its state."""
     options = {"job_id": job_id, "unique": True, "description": description,
                "result_ttl": 0, "failure_ttl": FAILURE_TTL_S, "job_timeout": JOB_TIMEOUT_S}
     try:

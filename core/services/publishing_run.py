@@ -23,7 +23,7 @@ from ..models import JobRun, Post, PublishTarget
 from ..timeutil import utcnow
 from .publishing_context import PipelineContext
 from .publishing_finish import finish_run, post_targets
-from .publishing_lease import Lease, LeaseLost, claim
+from .publishing_lease import Claimed, Lease, LeaseLost, claim
 from .publishing_steps import ACTIVE_TARGET_STATES, Close, advance_target
 from .publishing_watch import finish_watch_run, open_watch_run, wake_time, watch_target, watched
 
@@ -44,9 +44,14 @@ def process_run(ctx: PipelineContext, run_id: str, owner: str,
             return "not claimed: owned by another worker, finished, or not due"
         targets = post_targets(session, claimed.post_id)
         session.commit()
-    lease = claimed.lease
     if on_claim is not None:
-        on_claim(lease)
+        on_claim(claimed.lease)
+    return work_claimed(ctx, claimed, targets)
+
+
+def work_claimed(ctx: PipelineContext, claimed: Claimed, targets: list[PublishTarget]) -> str:
+    """Advance the claimed run's due ``targets`` (read when it was claimed), then finish or sleep."""
+    lease = claimed.lease
     try:
         if claimed.kind == "watch":
             for target in watched(targets):
@@ -60,7 +65,7 @@ def process_run(ctx: PipelineContext, run_id: str, owner: str,
                 return finished
         return _settle(ctx, lease)
     except LeaseLost:
-        log.warning("run %s: lease lost (fence %s); stopping without writing", run_id, lease.fence)
+        log.warning("run %s: lease lost (fence %s); stopping without writing", lease.run_id, lease.fence)
         return "lease lost"
 
 
@@ -86,7 +91,18 @@ def _settle_in(ctx: PipelineContext, lease: Lease, session: Session) -> tuple[st
     """:func:`_settle` inside the caller's guarded transaction; what to do once it committed."""
     run, post = session.execute(select(JobRun, Post).join(Post, Post.id == JobRun.post_id)
                                 .where(JobRun.id == lease.run_id)).one()
-    targets = post_targets(session, post.id)
+    return settle_loaded(ctx, run, post, post_targets(session, post.id), session)
+
+
+def settle_loaded(ctx: PipelineContext, run: JobRun, post: Post, targets: list[PublishTarget],
+                  session: Session) -> tuple[str, Callable[[], None]]:
+    """Finish ``run`` when every one of its ``targets`` is terminal, else release it until the next check.
+
+    Runs inside a transaction that holds the run's lease (guarded); the
+    release is written through ``run``'s attributes. Returns the summary
+    and what to do once the transaction committed (schedule the wake-up or
+    the watch run).
+    """
     active = [t for t in targets if t.status in ACTIVE_TARGET_STATES]
     if not active:
         finish_run(session, run, post, targets)
@@ -101,8 +117,9 @@ def _settle_in(ctx: PipelineContext, lease: Lease, session: Session) -> tuple[st
     wake = _wake_time(active)
     note = (f"publish post {post.id} (run {run.id}): next check of "
             f"{', '.join(f'{t.target} ({t.phase})' for t in active)}")
-    lease.release(session, wake_at=wake, guarded=True)
-    return f"waiting until {wake.isoformat()}", lambda: ctx.schedule(lease.run_id, lease.fence, wake, note)
+    run.lease_owner, run.lease_expires_at, run.next_wake_at = None, None, wake
+    fence = run.fence
+    return f"waiting until {wake.isoformat()}", lambda: ctx.schedule(run.id, fence, wake, note)
 
 
 def _wake_time(active: list[PublishTarget]) -> datetime:

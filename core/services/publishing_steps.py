@@ -42,6 +42,7 @@ from plugins.errors import (
 from plugins.manager import UnknownChannelError
 from plugins.types import Capability, ChannelSpec, Credentials, Destination, Post, PublishOutcome, PublishState
 
+from ..db import hold
 from ..models import Destination as DestinationRow
 from ..models import JobStep, PublishTarget
 from ..models import Post as PostRow
@@ -72,6 +73,7 @@ class Call:
     post: Post
     handle: dict[str, Any]
     credentials: Credentials | None
+    #: the open step the call belongs to: a step's intent, or (when the caller looked it up) a poll's await step
     step_id: int | None
 
 
@@ -107,29 +109,38 @@ def _turn(ctx: PipelineContext, lease: Lease, target_id: int,
         notify_finished(ctx.channels, prepared)
         return False, None
     call = prepared
-    try:
-        outcome = invoke(ctx, lease, call)
-    except Exception as error:  # every failure is recorded on the target
-        with ctx.sessions() as session:
-            lease.guard(session)
-            _preload_result(session, call)
-            notice = _on_error(ctx, lease, session, call, error)
-            again = _due_now(session.get(PublishTarget, call.target_id))
-            closed = close(session) if close is not None and not again else None
-            session.commit()
-    else:
-        with ctx.sessions() as session:
-            lease.guard(session)
-            _preload_result(session, call)
-            notice = _apply(ctx, lease, session, call, outcome)
-            again = _due_now(session.get(PublishTarget, call.target_id))
-            closed = close(session) if close is not None and not again else None
-            session.commit()
+    result = invoke_catching(ctx, lease, prepared)
+    with ctx.sessions() as session:
+        lease.guard(session)
+        _preload_result(session, call)
+        notice = record_result(ctx, lease, session, call, result)
+        again = due_now(session.get(PublishTarget, call.target_id))
+        closed = close(session) if close is not None and not again else None
+        session.commit()
     notify_finished(ctx.channels, notice)
     return again, closed
 
 
-def _due_now(target: PublishTarget | None) -> bool:
+def invoke_catching(ctx: PipelineContext, lease: Lease, call: Call) -> PublishOutcome | Exception | None:
+    """:func:`invoke`, with any exception it raised returned instead (to be recorded on the target)."""
+    try:
+        return invoke(ctx, lease, call)
+    except Exception as error:  # every failure is recorded on the target
+        return error
+
+
+def record_result(ctx: PipelineContext, lease: Lease, session: Session, call: Call,
+                  result: PublishOutcome | Exception | None) -> Finished | None:
+    """Record what :func:`invoke_catching` returned, in the caller's guarded transaction.
+
+    Returns the notice when the target became terminal.
+    """
+    if isinstance(result, Exception):
+        return _on_error(ctx, lease, session, call, result)
+    return _apply(ctx, lease, session, call, result)
+
+
+def due_now(target: PublishTarget | None) -> bool:
     """Whether ``target`` wants another turn now (saves a transaction that would find nothing to do)."""
     if target is None or target.status not in ACTIVE_TARGET_STATES:
         return False
@@ -142,16 +153,20 @@ def _preload(session: Session, target_id: int) -> PublishTarget | None:
                           .join(DestinationRow, DestinationRow.id == PublishTarget.destination_id)
                           .join(PostRow, PostRow.id == PublishTarget.post_id)
                           .where(PublishTarget.id == target_id)).first()
-    return row[0] if row is not None else None
+    if row is None:
+        return None
+    hold(session, row)
+    return row[0]
 
 
 def _preload_result(session: Session, call: Call) -> None:
     """Load the target and the call's open step in one query (later ``session.get`` calls hit the session)."""
     if call.step_id is None:
-        session.get(PublishTarget, call.target_id)
+        hold(session, [session.get(PublishTarget, call.target_id)])
         return
-    session.execute(select(PublishTarget, JobStep).outerjoin(JobStep, JobStep.id == call.step_id)
-                    .where(PublishTarget.id == call.target_id)).first()
+    row = session.execute(select(PublishTarget, JobStep).outerjoin(JobStep, JobStep.id == call.step_id)
+                          .where(PublishTarget.id == call.target_id)).first()
+    hold(session, row or ())
 
 
 def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: int) -> Call | Finished | None:
@@ -163,9 +178,21 @@ def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: in
     """
     lease.guard(session)
     target = _preload(session, target_id)
-    now = utcnow()
     if target is None or target.status not in ACTIVE_TARGET_STATES:
         return None
+    decided = decide(ctx, lease, session, target)
+    session.commit()
+    return decided
+
+
+def decide(ctx: PipelineContext, lease: Lease, session: Session, target: PublishTarget) -> Call | Finished | None:
+    """The next call on the loaded, active ``target``, in the caller's guarded transaction (not committed).
+
+    ``None`` when the target is not due; a notice when it failed here. A
+    creating step gets its intent (``step_in_flight`` and a running step)
+    written in the transaction: the caller must commit before the call.
+    """
+    now = utcnow()
     if target.next_check_at is not None and target.next_check_at > now:
         return None
     kind = "poll" if target.phase == "poll" else "step"
@@ -175,14 +202,11 @@ def _prepare(ctx: PipelineContext, lease: Lease, session: Session, target_id: in
     if call is None:
         _fail(target, "channel_not_installed", f"No installed plugin publishes to the channel of {target.target}.")
     if call is None or not _can_go_on(ctx, lease, session, target, call, now):
-        notice = finished_notice(call.spec.name, call.destination, call.post, target) if call else None
-        session.commit()
-        return notice
+        return finished_notice(call.spec.name, call.destination, call.post, target) if call else None
     if kind == "step":
         step = open_step(session, lease.run_id, target.target, "publish_step", "calling the platform")
         target.step_in_flight, target.status = str(step.id), "publishing"
         call.step_id = step.id
-    session.commit()
     return call
 
 
@@ -304,7 +328,7 @@ def _record(ctx: PipelineContext, lease: Lease, session: Session, target: Publis
     """Store the outcome: the handle first (every platform id), then the state."""
     now = utcnow()
     target.handle, target.step_in_flight, target.attempt = dict(outcome.handle), None, 0
-    step_id = call.step_id if call.kind != "poll" else running_step(session, lease.run_id, target.target)
+    step_id = open_step_of(session, lease, target, call)
     waiting = outcome.state is PublishState.WAITING and call.kind == "poll"
     status = "failed" if outcome.state is PublishState.FAILED else ("running" if waiting else "succeeded")
     close_step(session, step_id, status, outcome.detail, name=outcome.step or None)
@@ -312,7 +336,7 @@ def _record(ctx: PipelineContext, lease: Lease, session: Session, target: Publis
         target.phase, target.retry_safe = "step", outcome.retry_safe
         target.next_check_at = now + timedelta(seconds=outcome.poll_after_s) if outcome.poll_after_s else None
     elif outcome.state is PublishState.WAITING:
-        _wait(ctx, session, lease, target, call, outcome, now)
+        _wait(ctx, session, lease, target, call, outcome, now, step_id)
     elif outcome.state is PublishState.FAILED:
         _fail(target, outcome.error_code or "platform_failed", outcome.message or "The platform refused the post.",
               platform_code=outcome.platform_code)
@@ -341,17 +365,15 @@ def _start_watch_or_stop(target: PublishTarget, spec: ChannelSpec, outcome: Publ
 
 
 def _wait(ctx: PipelineContext, session: Session, lease: Lease, target: PublishTarget, call: Call,
-          outcome: PublishOutcome, now: datetime) -> None:
+          outcome: PublishOutcome, now: datetime, step_id: int | None) -> None:
     delay = outcome.poll_after_s if outcome.poll_after_s is not None else call.spec.poll_interval_s
     delay = max(delay, ctx.settings.poll_floor_s or 0.0)
     if target.phase != "poll":
         target.phase = "poll"
         target.deadline_at = now + timedelta(seconds=call.spec.poll_deadline_s)
         open_step(session, lease.run_id, target.target, "await_platform", outcome.detail)
-    elif call.kind == "poll":
-        step = session.get(JobStep, running_step(session, lease.run_id, target.target))
-        if step is not None:
-            step.detail = outcome.detail
+    elif call.kind == "poll" and step_id is not None and (step := session.get(JobStep, step_id)) is not None:
+        step.detail = outcome.detail
     target.status, target.next_check_at = "publishing", now + timedelta(seconds=delay)
 
 
@@ -443,10 +465,17 @@ def close_step(session: Session, step_id: int | None, status: str, detail: str, 
 
 def _close_step_for(session: Session, lease: Lease, target: PublishTarget, call: Call, status: str,
                     detail: str) -> None:
-    step_id = call.step_id if call.kind != "poll" else running_step(session, lease.run_id, target.target)
+    step_id = open_step_of(session, lease, target, call)
     close_step(session, step_id, status, detail)
     if call.kind == "step":
         target.step_in_flight = None
+
+
+def open_step_of(session: Session, lease: Lease, target: PublishTarget, call: Call) -> int | None:
+    """The step the call's result closes: its own, or for a poll the target's running (await) step."""
+    if call.kind != "poll" or call.step_id is not None:
+        return call.step_id
+    return running_step(session, lease.run_id, target.target)
 
 
 def running_step(session: Session, run_id: str, target: str) -> int | None:
