@@ -58,17 +58,15 @@ def start_publish(session: Session, channels: Channels, config: Mapping[str, Any
 def _claim_post(session: Session, post: Post, from_states: tuple[str, ...]) -> JobRun:
     """The conditional status change that decides races, and the new run."""
     run = JobRun(id=new_id("run"), workspace_id=post.workspace_id, post_id=post.id, status="queued")
-    moved = session.execute(
+    moved = session.execute(  # "evaluate" applies the same change to the loaded ``post`` (no reload)
         update(Post).where(Post.id == post.id, Post.status.in_(from_states))
         .values(status="publishing", latest_job_run_id=run.id, next_action=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="evaluate")
     ).rowcount  # type: ignore[attr-defined]
     if moved != 1:
         session.rollback()
         raise _not_publishable("publishing")
     session.add(run)
-    session.flush()
-    session.refresh(post)
     return run
 
 
