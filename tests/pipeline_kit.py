@@ -76,7 +76,7 @@ class Workers:
 
     def start(self, *extra: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-m", "core.worker", *extra], cwd=ROOT, env=self.env,
-                                   start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   start_new_session=True, stdout=subprocess.DEVNULL, stderr=_worker_log())
         self.processes.append(process)
         return process
 
@@ -116,6 +116,12 @@ class Workers:
             process.wait(timeout=10)
         for pid in self.horses:
             _kill(lambda p=pid: os.kill(p, signal.SIGKILL))  # type: ignore[misc]
+
+
+def _worker_log() -> Any:
+    """Workers' logs go to the file ``$MARKAESTRO_TEST_WORKER_LOG`` names (appended), else nowhere."""
+    path = os.environ.get("MARKAESTRO_TEST_WORKER_LOG")
+    return open(path, "ab") if path else subprocess.DEVNULL  # noqa: SIM115 (the child owns it)
 
 
 def _kill(action: Callable[[], None]) -> None:
