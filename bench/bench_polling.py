@@ -41,12 +41,17 @@ def main() -> None:
     parser.add_argument("--processing", type=float, default=30.0, help="seconds until the platform confirms")
     parser.add_argument("--poll-interval", type=float, default=5.0, help="MARKAESTRO_POLL_INTERVAL_SECONDS")
     parser.add_argument("--worker-class", default="rq.Worker")
+    parser.add_argument("--create-latency", type=float, default=0.0,
+                        help="seconds the platform takes to answer a creating call")
+    parser.add_argument("--concurrency", type=int, default=None, help="MARKAESTRO_WORKER_CONCURRENCY")
     parser.add_argument("--while-working", action="store_true", help="request the publishes while workers run")
     parser.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds")
     args = parser.parse_args()
     extra = {"MARKAESTRO_POLL_INTERVAL_SECONDS": str(args.poll_interval)}
+    if args.concurrency is not None:
+        extra["MARKAESTRO_WORKER_CONCURRENCY"] = str(args.concurrency)
     with environment(extra) as (env, platform):
-        platform.control(processing_s=args.processing)
+        platform.control(processing_s=args.processing, create_delay_s=args.create_latency)
         sessions, post_ids = seed_posts(env, args.posts)
         queued = 0.0 if args.while_working else timed(lambda: publish_all(env, sessions, post_ids))
         processes = start_workers(args.workers, env, pipeline_worker_code(args.worker_class))
@@ -64,7 +69,8 @@ def main() -> None:
         outcomes, latencies, requested = run_figures(sessions)
         created = platform.creating_calls()
     target = args.processing + 2 * args.poll_interval
-    print(f"posts: {args.posts}, workers: {args.workers} x {args.worker_class}, poll interval {args.poll_interval} s")
+    print(f"posts: {args.posts}, workers: {args.workers} x {args.worker_class}, poll interval {args.poll_interval} s, "
+          f"creating calls answered after {args.create_latency} s, concurrency {args.concurrency or 'default'}")
     when = "while the workers ran" if args.while_working else "before the workers started"
     print(f"every publish requested {when}: {queued:.1f} s of API-side work in this process")
     since = "the first request" if args.while_working else "the first claim"

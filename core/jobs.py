@@ -11,9 +11,13 @@ cache, the plugins and the Lua script are reused. redis-py resets its
 pool in a child by itself. A job run by a plain ``rq worker`` configures
 itself from the environment on first use.
 
-Each job checks out one database connection and runs all its
-transactions on it (:func:`job_context`), instead of one checkout (and
-pre-ping) per transaction; each transaction still commits on its own.
+Each unit of work (a run, a round's claim, a round's write) checks out
+one database connection and runs all its transactions on it
+(:func:`~core.services.publishing_context.job_context`), instead of one
+checkout (and pre-ping) per transaction; each transaction still commits on
+its own. A job works up to ``MARKAESTRO_WORKER_CONCURRENCY`` runs (or
+polls) side by side in threads, so one slow platform call does not hold
+up the others (:func:`~core.services.publishing_batch.concurrently`).
 
 Waiting runs are worked by :func:`poll_due`, one job per wake-up second
 rather than one job per run and poll (see :mod:`core.queue`): it claims
@@ -27,15 +31,13 @@ import os
 import random
 import secrets
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from rq import get_current_job
 from sqlalchemy import and_, or_, select
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugins.manager import Channels
@@ -45,8 +47,8 @@ from .models import JobRun
 from .pacer import RedisPacer
 from .queue import connect, discard_queued, enqueue_poller, enqueue_run, make_queue, poller_slot, run_job_id
 from .services.publishing_batch import work_runs
-from .services.publishing_context import PipelineContext, PipelineSettings, Schedule
-from .services.publishing_lease import Lease
+from .services.publishing_context import PipelineContext, PipelineSettings, Schedule, engine_of, job_context
+from .services.publishing_lease import Claimed
 from .services.publishing_run import process_run
 from .timeutil import utcnow
 
@@ -98,35 +100,13 @@ def _configure_from_environment() -> None:
     configure(app.config, app.extensions["markaestro.channels"])
 
 
-def _engine_of(ctx: PipelineContext) -> Engine | None:
-    bind = ctx.sessions.kw.get("bind")
-    return bind if isinstance(bind, Engine) else None
-
-
 def _after_fork_in_child() -> None:
     """A forked child must never use its parent's pooled connections: give it an empty pool."""
-    if _context is not None and (engine := _engine_of(_context)) is not None:
+    if _context is not None and (engine := engine_of(_context)) is not None:
         engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@contextmanager
-def job_context(ctx: PipelineContext) -> Iterator[PipelineContext]:
-    """``ctx`` whose sessions all run on one connection checked out for the job.
-
-    Each session still begins and commits (or rolls back) its own
-    transaction on that connection, so the job's commits are exactly the
-    ones it would make with a pooled session per transaction.
-    """
-    engine = _engine_of(ctx)
-    if engine is None:
-        yield ctx
-        return
-    with engine.connect() as connection:
-        sessions: sessionmaker[Session] = sessionmaker(bind=connection, expire_on_commit=False)
-        yield replace(ctx, sessions=sessions)
 
 
 def publish_run(run_id: str) -> str:
@@ -143,30 +123,28 @@ def publish_run(run_id: str) -> str:
     """
     job = get_current_job()
     prefix = f"{job.id if job else 'inline'}/{os.getpid()}"
-    with job_context(pipeline_context()) as ctx:
-        result = process_run(ctx, run_id, f"{prefix}/{secrets.token_hex(4)}")
-        worked = _work_backlog(ctx, prefix, time.monotonic() + BACKLOG_BUDGET_S)
+    ctx = pipeline_context()
+    with job_context(ctx) as own:
+        result = process_run(own, run_id, f"{prefix}/{secrets.token_hex(4)}")
+    worked = _work_backlog(ctx, prefix, time.monotonic() + BACKLOG_BUDGET_S)
     return f"{result}; then {worked} queued runs" if worked else result
 
 
 def _work_backlog(ctx: PipelineContext, prefix: str, until: float) -> int:
-    """Claim and work ``queued`` runs, oldest first, until none is left or ``until`` passed."""
+    """Claim and work ``queued`` runs in rounds, oldest first, until none is left or ``until`` passed."""
     worked = 0
 
-    def discard_own_job(lease: Lease) -> None:
-        if ctx.queue is not None:  # the job named for the fence before this claim
-            discard_queued(ctx.queue, run_job_id(lease.run_id, lease.fence - 1))
+    def discard_their_jobs(claims: list[Claimed]) -> None:
+        for claimed in claims:  # each run's job is named for the fence before this claim
+            if ctx.queue is not None:
+                discard_queued(ctx.queue, run_job_id(claimed.lease.run_id, claimed.lease.fence - 1))
 
     while time.monotonic() < until:
         backlog = _queued_runs(ctx, BACKLOG_BATCH)
         if not backlog:
             break
         random.shuffle(backlog)  # jobs working the backlog side by side rarely try the same run
-        for run_id in backlog:
-            if time.monotonic() >= until:
-                break
-            outcome = process_run(ctx, run_id, f"{prefix}/{secrets.token_hex(4)}", on_claim=discard_own_job)
-            worked += not outcome.startswith("not claimed")
+        worked += work_runs(ctx, backlog, f"{prefix}/{secrets.token_hex(4)}", on_claimed=discard_their_jobs)
     return worked
 
 
@@ -192,21 +170,21 @@ def poll_due() -> str:
     job = get_current_job()
     prefix = f"{job.id if job else 'inline'}/{os.getpid()}"
     started, worked, rounds = time.monotonic(), 0, 0
-    with job_context(pipeline_context()) as base:
-        ctx = replace(base, schedule=once_per_slot(base.schedule))
-        while time.monotonic() - started < POLL_BUDGET_S:
-            due = _due_runs(ctx, POLL_BATCH)
-            if not due:
-                return f"worked {worked} runs in {rounds} rounds"
-            if len(due) == POLL_BATCH and ctx.queue is not None:
-                for helper in range(1, POLL_HELPERS + 1):
-                    enqueue_poller(ctx.queue, helper)
-            random.shuffle(due)
-            for start in range(0, len(due), POLL_CHUNK):
-                worked += work_runs(ctx, due[start:start + POLL_CHUNK], f"{prefix}/{secrets.token_hex(4)}")
-            rounds += 1
-        if ctx.queue is not None:
-            enqueue_poller(ctx.queue)
+    base = pipeline_context()
+    ctx = replace(base, schedule=once_per_slot(base.schedule))
+    while time.monotonic() - started < POLL_BUDGET_S:
+        due = _due_runs(ctx, POLL_BATCH)
+        if not due:
+            return f"worked {worked} runs in {rounds} rounds"
+        if len(due) == POLL_BATCH and ctx.queue is not None:
+            for helper in range(1, POLL_HELPERS + 1):
+                enqueue_poller(ctx.queue, helper)
+        random.shuffle(due)
+        for start in range(0, len(due), POLL_CHUNK):
+            worked += work_runs(ctx, due[start:start + POLL_CHUNK], f"{prefix}/{secrets.token_hex(4)}")
+        rounds += 1
+    if ctx.queue is not None:
+        enqueue_poller(ctx.queue)
     return f"worked {worked} runs in {rounds} rounds; handed over"
 
 

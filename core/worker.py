@@ -11,7 +11,9 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -89,17 +91,36 @@ def _chores(ctx: PipelineContext, config: Mapping[str, Any]) -> list[Callable[[]
 def _start_webhook_worker(worker_class: type[Worker], name: str | None) -> BaseProcess:
     """A child process working only the webhook queue (same settings, own connections)."""
     process = multiprocessing.get_context("fork").Process(
-        target=_work_webhooks, args=(worker_class, f"{name or 'markaestro'}-webhooks-{os.getpid()}"),
+        target=_work_webhooks, args=(worker_class, f"{name or 'markaestro'}-webhooks-{os.getpid()}", os.getpid()),
         name="markaestro-webhooks", daemon=False)
     process.start()
     return process
 
 
-def _work_webhooks(worker_class: type[Worker], name: str) -> None:
+def _work_webhooks(worker_class: type[Worker], name: str, parent: int) -> None:
+    _die_with(parent)
     queue = webhook_jobs.runtime().queue()
     worker = worker_class([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
     with contextlib.suppress(KeyboardInterrupt):
         worker.work(with_scheduler=True, logging_level="WARNING")
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` dies, even by SIGKILL (Linux; elsewhere nothing).
+
+    Without it a webhook worker whose publish worker was killed would go on
+    as an orphan nobody supervises. SIGKILL, not SIGTERM: RQ's warm
+    shutdown can be swallowed mid-call and leave the worker blocked on the
+    queue; a delivery cut short is in the database and is retried.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the call above
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> None:

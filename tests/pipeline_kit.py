@@ -121,7 +121,7 @@ class Workers:
 def _worker_log() -> Any:
     """Workers' logs go to the file ``$MARKAESTRO_TEST_WORKER_LOG`` names (appended), else nowhere."""
     path = os.environ.get("MARKAESTRO_TEST_WORKER_LOG")
-    return open(path, "ab") if path else subprocess.DEVNULL  # noqa: SIM115 (the child owns it)
+    return open(path, "ab") if path else subprocess.DEVNULL
 
 
 def _kill(action: Callable[[], None]) -> None:

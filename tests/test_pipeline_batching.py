@@ -178,3 +178,27 @@ def test_a_runs_job_works_the_queued_backlog_and_takes_their_jobs_off_the_queue(
     left = set(configured_jobs.job_ids)
     assert not {run_job_id(r, 0) for r in others} & left  # their own jobs are gone: nothing to start twice
     assert run_job_id(first, 0) in left  # this job ran in-process; RQ still holds its queue entry
+
+
+@pytest.fixture
+def four_threads(app_config: dict[str, Any]) -> dict[str, Any]:
+    app_config["MARKAESTRO_WORKER_CONCURRENCY"] = "4"
+    return app_config
+
+
+def test_a_round_makes_slow_platform_calls_side_by_side(four_threads, client, sessions, tenant, app_config,
+                                                       fake_platform, pipeline, backend):
+    if backend == "sqlite":
+        pytest.skip("on SQLite a job works one run at a time (its single writer would serialise the threads)")
+    fake_platform.control(create_delay_s=0.5)
+    runs = _published(client, sessions, tenant, app_config, 8)
+
+    assert work_runs(pipeline, runs, "test-poller") == 8
+
+    assert fake_platform.app.state.peak_waiting == 4  # four creating calls at once, never more
+    assert sorted(fake_platform.created().values()) == [1] * 8
+    assert [run_status(sessions, r) for r in runs] == ["succeeded"] * 8
+
+
+def test_sqlite_works_one_run_at_a_time_unless_told_otherwise(pipeline, backend):
+    assert pipeline.settings.concurrency == (1 if backend == "sqlite" else 8)

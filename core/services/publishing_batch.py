@@ -27,7 +27,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,13 +39,15 @@ from plugins.types import PublishOutcome
 
 from ..db import hold
 from ..models import Destination, JobRun, JobStep, Post, PublishTarget
-from .publishing_context import PipelineContext
+from .publishing_context import PipelineContext, job_context
 from .publishing_lease import Claimed, claim_many, guard_many
 from .publishing_notify import Finished, notify_finished
 from .publishing_run import settle_loaded, work_claimed
 from .publishing_steps import ACTIVE_TARGET_STATES, Call, decide, due_now, invoke_catching, record_result
 
 Result = PublishOutcome | Exception | None
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -54,19 +59,55 @@ class _Round:
     notices: list[Finished | None] = field(default_factory=list)
 
 
-def work_runs(ctx: PipelineContext, run_ids: Sequence[str], owner: str) -> int:
-    """Claim what can be claimed of ``run_ids`` under ``owner`` and work it; how many runs were claimed."""
-    with ctx.sessions() as session:
-        claims = claim_many(session, run_ids, owner, ctx.settings.lease_s)
-        batch = _plan(ctx, session, claims)
-        session.commit()
-    _notify(ctx, batch.notices)
-    results = {run_id: [(call, invoke_catching(ctx, claimed.lease, call)) for call in calls]
-               for run_id, (claimed, calls) in batch.polls.items()}
-    again = _record(ctx, batch, results)
-    for claimed, targets in [*batch.one_by_one, *again]:
-        work_claimed(ctx, claimed, targets)
+def work_runs(ctx: PipelineContext, run_ids: Sequence[str], owner: str,
+              on_claimed: Callable[[list[Claimed]], object] | None = None) -> int:
+    """Claim what can be claimed of ``run_ids`` under ``owner`` and work it; how many runs were claimed.
+
+    ``ctx``'s sessions must be safe to share between threads (pooled, not
+    bound to one connection): the polls, and the runs worked on their own,
+    go side by side in up to ``ctx.settings.concurrency`` threads
+    (:func:`concurrently`). ``on_claimed`` is called with the claims right
+    after they committed, before any platform call.
+    """
+    with job_context(ctx) as main:
+        with main.sessions() as session:
+            claims = claim_many(session, run_ids, owner, ctx.settings.lease_s)
+            batch = _plan(main, session, claims)
+            session.commit()
+        if on_claimed is not None:
+            on_claimed(claims)
+        _notify(main, batch.notices)
+        polls = [(claimed.lease, call) for claimed, calls in batch.polls.values() for call in calls]
+        outcomes = concurrently(ctx, polls, lambda c, poll: invoke_catching(c, *poll), own_connection=False)
+        results: dict[str, list[tuple[Call, Result]]] = {run_id: [] for run_id in batch.polls}
+        for (lease, call), outcome in zip(polls, outcomes, strict=True):
+            results[lease.run_id].append((call, outcome))
+        again = _record(main, batch, results)
+    concurrently(ctx, [*batch.one_by_one, *again], lambda c, run: work_claimed(c, *run))
     return len(claims)
+
+
+def concurrently(ctx: PipelineContext, items: Sequence[T], work: Callable[[PipelineContext, T], R], *,
+                 own_connection: bool = True) -> list[R]:
+    """``work(ctx, item)`` for every item, in up to ``ctx.settings.concurrency`` threads; results in order.
+
+    With ``own_connection`` each piece of work runs its transactions on a
+    connection of its own (:func:`job_context`); otherwise it gets the
+    pooled ``ctx`` (for work that rarely touches the database, like a poll).
+    """
+    threads = min(ctx.settings.concurrency, len(items))
+    if threads <= 1:
+        with job_context(ctx) if own_connection else nullcontext(ctx) as mine:
+            return [work(mine, item) for item in items]
+
+    def task(item: T) -> R:
+        if not own_connection:
+            return work(ctx, item)
+        with job_context(ctx) as mine:
+            return work(mine, item)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="markaestro-run") as pool:
+        return list(pool.map(task, items))
 
 
 def _plan(ctx: PipelineContext, session: Session, claims: list[Claimed]) -> _Round:

@@ -7,7 +7,8 @@ misbehave through ``POST /_control`` (JSON, every key optional):
 - ``processing_s``: a created post stays ``processing`` this long before
   it is ``published`` (the channel polls meanwhile);
 - ``create_delay_s``: the creating call records the post, then waits this
-  long before answering (a window in which to kill a worker mid-call);
+  long before answering (a window in which to kill a worker mid-call, or
+  a slow platform; ``peak_waiting`` counts the calls waiting at once);
 - ``transient_failures``: the next N creating calls answer ``503`` with
   ``Retry-After`` (nothing is created);
 - ``permanent``: creating calls answer ``400`` with a platform error;
@@ -55,6 +56,8 @@ class FakePlatformState:
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: dict[str, int] = field(default_factory=dict)
     calls: int = 0
+    waiting: int = 0  #: creating calls waiting ``create_delay_s`` right now
+    peak_waiting: int = 0  #: the most creating calls ever waiting at once (callers working side by side)
     #: every creating call: (monotonic time, HTTP status answered)
     attempts: list[tuple[float, int]] = field(default_factory=list)
     refreshes: list[str] = field(default_factory=list)  #: refresh tokens exchanged, in order
@@ -159,10 +162,19 @@ class FakePlatform:
                 return refusal
             post = self._record(token, body, str(request.headers.get("Authorization", "")).removeprefix("Bearer "))
         if behaviour["create_delay_s"]:
-            time.sleep(float(behaviour["create_delay_s"]))
+            self._slow_answer(float(behaviour["create_delay_s"]))
         if behaviour["ambiguous"]:
             return _error(504, "gateway_timeout", "The upstream timed out.")
         return _json(self._view(post), 201)
+
+    def _slow_answer(self, seconds: float) -> None:
+        """Wait before answering a creating call, counting how many such calls wait side by side."""
+        with self.state.lock:
+            self.state.waiting += 1
+            self.state.peak_waiting = max(self.state.peak_waiting, self.state.waiting)
+        time.sleep(seconds)
+        with self.state.lock:
+            self.state.waiting -= 1
 
     def _refusal(self) -> Response | None:
         """The configured refusal of a creating call, if any (called under the lock)."""
