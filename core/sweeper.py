@@ -29,6 +29,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import CoreError
+from .forking import no_fork
 from .models import JobRun, Post
 from .queue import enqueue_run
 from .services.publishing import start_publish
@@ -122,13 +123,15 @@ class Sweeper(threading.Thread):
             self._stopped.wait(self.interval_s)
 
     def run_once(self) -> SweepReport | None:
-        report = self._sweep()
-        for chore in self.chores:
-            try:
-                chore()
-            except (RedisError, SQLAlchemyError) as error:
-                log.warning("%s failed (%s); retrying next pass", getattr(chore, "__name__", chore),
-                            type(error).__name__)
+        """One pass: the sweep, then the chores; forks of this process wait for it (:mod:`core.forking`)."""
+        with no_fork():
+            report = self._sweep()
+            for chore in self.chores:
+                try:
+                    chore()
+                except (RedisError, SQLAlchemyError) as error:
+                    log.warning("%s failed (%s); retrying next pass", getattr(chore, "__name__", chore),
+                                type(error).__name__)
         return report
 
     def _sweep(self) -> SweepReport | None:
