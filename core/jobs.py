@@ -82,7 +82,9 @@ def pipeline_context() -> PipelineContext:
 
 
 def build_context(config: Mapping[str, Any], channels: Channels) -> PipelineContext:
-    sessions: sessionmaker[Session] = make_session_factory(make_engine(str(config["MARKAESTRO_DATABASE_URL"])))
+    settings = PipelineSettings.from_config(config)
+    engine = make_engine(str(config["MARKAESTRO_DATABASE_URL"]), pool_size=max(5, settings.concurrency + 2))
+    sessions: sessionmaker[Session] = make_session_factory(engine)
     connection = connect(str(config["MARKAESTRO_REDIS_URL"]))
     queue = make_queue(connection, str(config.get("MARKAESTRO_QUEUE_NAME") or "markaestro"))
 
@@ -90,7 +92,7 @@ def build_context(config: Mapping[str, Any], channels: Channels) -> PipelineCont
         enqueue_run(queue, run_id, fence, at, description=note)
 
     return PipelineContext(sessions=sessions, channels=channels, config=config, pacer=RedisPacer(connection),
-                           schedule=schedule, settings=PipelineSettings.from_config(config), queue=queue)
+                           schedule=schedule, settings=settings, queue=queue)
 
 
 def _configure_from_environment() -> None:
