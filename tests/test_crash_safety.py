@@ -103,17 +103,6 @@ def test_runs_queued_and_waiting_survive_redis_losing_every_key(
     assert fake_platform.created() == {_token(p): 1 for p in (waiting, queued_a, queued_b, scheduled)}
 
 
-def _running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie waiting to be reaped counts as gone)."""
-    from pathlib import Path
-
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def test_the_webhook_worker_stops_when_its_publish_worker_is_killed(app_config, redis_client, workers):
     from rq import Worker
 
@@ -124,8 +113,8 @@ def test_the_webhook_worker_stops_when_its_publish_worker_is_killed(app_config, 
                      if w.name.endswith(f"-webhooks-{parent.pid}")), None)
 
     pid = wait_until(webhook_worker, what="the webhook worker to register").pid
-    assert _running(pid)
+    assert _alive(pid)
 
     workers.kill_parent(parent)
 
-    wait_until(lambda: not _running(pid), timeout=30, what="the orphaned webhook worker to stop")
+    wait_until(lambda: not _alive(pid), timeout=30, what="the orphaned webhook worker to stop")
