@@ -50,13 +50,9 @@ class Lease:
             session.rollback()
             raise LeaseLost(self.run_id)
 
-    def release(self, session: Session, *, wake_at: datetime | None, guarded: bool = False) -> None:
-        """Give the run up (still ``running``) until ``wake_at``; guarded like any write.
-
-        ``guarded``: the caller's transaction already began with :meth:`guard`.
-        """
-        if not guarded:
-            self.guard(session)
+    def release(self, session: Session, *, wake_at: datetime | None) -> None:
+        """Give the run up (still ``running``) until ``wake_at``; guarded like any write."""
+        self.guard(session)
         session.execute(
             update(JobRun).where(JobRun.id == self.run_id)
             .values(lease_owner=None, lease_expires_at=None, next_wake_at=wake_at)

@@ -30,13 +30,10 @@ from .publishing_watch import finish_watch_run, open_watch_run, wake_time, watch
 log = logging.getLogger(__name__)
 
 
-def process_run(ctx: PipelineContext, run_id: str, owner: str,
-                on_claim: Callable[[Lease], object] | None = None) -> str:
+def process_run(ctx: PipelineContext, run_id: str, owner: str) -> str:
     """Do the run's due work; return what happened (for the job's result and logs).
 
     The claim and the read of the targets to work share one transaction.
-    ``on_claim`` is called with the lease right after that commit (before
-    any platform call).
     """
     with ctx.sessions() as session:
         claimed = claim(session, run_id, owner, ctx.settings.lease_s)
@@ -44,8 +41,6 @@ def process_run(ctx: PipelineContext, run_id: str, owner: str,
             return "not claimed: owned by another worker, finished, or not due"
         targets = post_targets(session, claimed.post_id)
         session.commit()
-    if on_claim is not None:
-        on_claim(claimed.lease)
     return work_claimed(ctx, claimed, targets)
 
 
