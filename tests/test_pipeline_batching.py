@@ -190,7 +190,7 @@ def test_a_round_makes_slow_platform_calls_side_by_side(four_threads, client, se
                                                        fake_platform, pipeline, backend):
     if backend == "sqlite":
         pytest.skip("on SQLite a job works one run at a time (its single writer would serialise the threads)")
-    fake_platform.control(create_delay_s=0.5)
+    fake_platform.control(create_delay_s=1.5)  # long enough for all four threads to get there under load
     runs = _published(client, sessions, tenant, app_config, 8)
 
     assert work_runs(pipeline, runs, "test-poller") == 8
