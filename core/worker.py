@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import socket
@@ -42,6 +43,7 @@ def run_worker(config: Mapping[str, Any], burst: bool = False, *, worker_class: 
     With ``burst``, one worker sweeps once, works both queues until they are
     empty, and returns whether any job ran.
     """
+    multiprocessing.util.register_after_fork(_die_with_parent, _die_with_parent)
     jobs.configure(config, build_channels(config))
     webhook_jobs.configure(config)
     ctx = jobs.pipeline_context()  # built here, before any fork: work horses inherit it
@@ -91,35 +93,39 @@ def _chores(ctx: PipelineContext, config: Mapping[str, Any]) -> list[Callable[[]
 def _start_webhook_worker(worker_class: type[Worker], name: str | None) -> BaseProcess:
     """A child process working only the webhook queue (same settings, own connections)."""
     process = multiprocessing.get_context("fork").Process(
-        target=_work_webhooks, args=(worker_class, f"{name or 'markaestro'}-webhooks-{os.getpid()}", os.getpid()),
+        target=_work_webhooks, args=(worker_class, f"{name or 'markaestro'}-webhooks-{os.getpid()}"),
         name="markaestro-webhooks", daemon=False)
     process.start()
     return process
 
 
-def _work_webhooks(worker_class: type[Worker], name: str, parent: int) -> None:
-    _die_with(parent)
+def _work_webhooks(worker_class: type[Worker], name: str) -> None:
     queue = webhook_jobs.runtime().queue()
     worker = worker_class([queue], connection=queue.connection, serializer=JSONSerializer, name=name)
     with contextlib.suppress(KeyboardInterrupt):
         worker.work(with_scheduler=True, logging_level="WARNING")
 
 
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this process when ``parent`` dies, even by SIGKILL (Linux; elsewhere nothing).
+def _die_with_parent(_: object = None) -> None:
+    """In a process started through :mod:`multiprocessing` (RQ's scheduler, the webhook worker): die with the parent.
 
-    Without it a webhook worker whose publish worker was killed would go on
-    as an orphan nobody supervises. SIGKILL, not SIGTERM: RQ's warm
-    shutdown can be swallowed mid-call and leave the worker blocked on the
-    queue; a delivery cut short is in the database and is retried.
+    Registered as a ``multiprocessing`` after-fork hook by :func:`run_worker`,
+    so it runs in those children and never in work horses (plain
+    ``os.fork``: a horse whose worker died must finish, fenced, as
+    reliability.md §0 describes). Linux only (``PR_SET_PDEATHSIG``); SIGKILL,
+    not SIGTERM: RQ's warm shutdown can be swallowed mid-call and leave a
+    worker blocked on its queue, and whatever was cut short is in the
+    database or Redis and is retried. Without it a killed worker's scheduler
+    kept its lock and its webhook worker went on, both unsupervised.
     """
-    if not sys.platform.startswith("linux"):
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None or not sys.platform.startswith("linux"):
         return
     import ctypes
 
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the call above
+    if os.getppid() != parent.pid:  # it died before the call above
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -103,7 +103,22 @@ def test_runs_queued_and_waiting_survive_redis_losing_every_key(
     assert fake_platform.created() == {_token(p): 1 for p in (waiting, queued_a, queued_b, scheduled)}
 
 
-def test_the_webhook_worker_stops_when_its_publish_worker_is_killed(app_config, redis_client, workers):
+def _children(parent: int) -> set[int]:
+    """The live processes whose parent is ``parent``."""
+    from pathlib import Path
+
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return {pid for pid in found if _alive(pid)}
+
+
+def test_the_scheduler_and_webhook_worker_stop_when_their_publish_worker_is_killed(app_config, redis_client,
+                                                                                   workers):
     from rq import Worker
 
     parent = workers.start()
@@ -112,9 +127,12 @@ def test_the_webhook_worker_stops_when_its_publish_worker_is_killed(app_config, 
         return next((w for w in Worker.all(connection=redis_client)
                      if w.name.endswith(f"-webhooks-{parent.pid}")), None)
 
-    pid = wait_until(webhook_worker, what="the webhook worker to register").pid
-    assert _alive(pid)
+    webhooks = wait_until(webhook_worker, what="the webhook worker to register").pid
+    children = wait_until(lambda: len(_children(parent.pid)) >= 2 and _children(parent.pid),
+                          what="the scheduler and the webhook worker to start")
+    assert webhooks in children  # the other is RQ's scheduler (no job ran, so no work horse)
 
     workers.kill_parent(parent)
 
-    wait_until(lambda: not _alive(pid), timeout=30, what="the orphaned webhook worker to stop")
+    wait_until(lambda: not any(_alive(pid) for pid in children), timeout=30,
+               what="the orphaned scheduler and webhook worker to stop")
