@@ -156,6 +156,8 @@ def _only_waiting(claimed: Claimed, targets: list[PublishTarget]) -> bool:
 def _record(ctx: PipelineContext, batch: _Round,
             results: dict[str, list[tuple[Call, Result]]]) -> list[tuple[Claimed, list[PublishTarget]]]:
     """Step 3: record the polls' results and settle each run; the runs with a target due again at once."""
+    if not batch.polls:  # a round of fresh runs only: nothing was polled
+        return []
     again: list[tuple[Claimed, list[PublishTarget]]] = []
     after_commit: list[Callable[[], None]] = []
     notices: list[Finished | None] = []
