@@ -85,7 +85,14 @@ class Workers:
 
         Every child (the scheduler process too) is remembered for teardown.
         """
-        horses = []
+        return [pid for pid, group in self.child_processes(process).items() if pid == group]
+
+    def child_processes(self, process: subprocess.Popen[bytes]) -> dict[int, int]:
+        """Every process ``process`` started (horses, scheduler, webhook worker): pid to process group.
+
+        Each is remembered for teardown.
+        """
+        found = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
@@ -93,10 +100,9 @@ class Workers:
                 except (OSError, ValueError):
                     continue
                 if int(ppid) == process.pid:
-                    self.horses.add(int(entry.name))
-                    if int(pgrp) == int(entry.name):
-                        horses.append(int(entry.name))
-        return horses
+                    found[int(entry.name)] = int(pgrp)
+        self.horses.update(found)
+        return found
 
     def kill_group(self, process: subprocess.Popen[bytes]) -> None:
         self.children(process)

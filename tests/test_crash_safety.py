@@ -103,20 +103,6 @@ def test_runs_queued_and_waiting_survive_redis_losing_every_key(
     assert fake_platform.created() == {_token(p): 1 for p in (waiting, queued_a, queued_b, scheduled)}
 
 
-def _children(parent: int) -> set[int]:
-    """The live processes whose parent is ``parent``."""
-    from pathlib import Path
-
-    found = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                found.add(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return {pid for pid in found if _alive(pid)}
-
-
 def test_the_scheduler_and_webhook_worker_stop_when_their_publish_worker_is_killed(app_config, redis_client,
                                                                                    workers):
     from rq import Worker
@@ -128,7 +114,10 @@ def test_the_scheduler_and_webhook_worker_stop_when_their_publish_worker_is_kill
                      if w.name.endswith(f"-webhooks-{parent.pid}")), None)
 
     webhooks = wait_until(webhook_worker, what="the webhook worker to register").pid
-    children = wait_until(lambda: len(_children(parent.pid)) >= 2 and _children(parent.pid),
+    def started() -> set[int]:
+        return {pid for pid in workers.child_processes(parent) if _alive(pid)}
+
+    children = wait_until(lambda: len(started()) >= 2 and started(),
                           what="the scheduler and the webhook worker to start")
     assert webhooks in children  # the other is RQ's scheduler (no job ran, so no work horse)
 
