@@ -135,6 +135,7 @@ def publish_run(run_id: str) -> str:
 def _work_backlog(ctx: PipelineContext, prefix: str, until: float) -> int:
     """Claim and work ``queued`` runs in rounds, oldest first, until none is left or ``until`` passed."""
     worked = 0
+    ctx = replace(ctx, schedule=once_per_slot(ctx.schedule))
 
     def discard_their_jobs(claims: list[Claimed]) -> None:
         for claimed in claims:  # each run's job is named for the fence before this claim

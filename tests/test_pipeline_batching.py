@@ -7,8 +7,10 @@ HTTP, with real Redis (the queue and the pacer) and both databases.
 # ruff: noqa: F811
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +19,7 @@ from sqlalchemy import event, update
 
 from core import jobs
 from core.db import session_scope
-from core.models import JobRun
+from core.models import JobRun, PublishTarget
 from core.queue import make_queue, run_job_id
 from core.services.publishing_batch import work_runs
 from core.services.publishing_lease import claim, claim_many, guard_many
@@ -89,8 +91,8 @@ def test_a_round_of_waiting_runs_polls_and_settles_them_together(client, session
     assert small == large  # one claim, one read, one write: the same statements for 2 runs as for 6
 
 
-def test_a_round_works_fresh_runs_one_by_one_beside_the_waiting_ones(client, sessions, tenant, app_config,
-                                                                    fake_platform, pipeline):
+def test_a_round_creates_fresh_runs_beside_the_waiting_ones(client, sessions, tenant, app_config, fake_platform,
+                                                           pipeline):
     fake_platform.control(processing_s=0.2)
     runs = _published(client, sessions, tenant, app_config, 3)
     _waiting(pipeline, sessions, runs[:2])
@@ -106,6 +108,30 @@ def test_a_round_works_fresh_runs_one_by_one_beside_the_waiting_ones(client, ses
 def _post_of(sessions: Any, run_id: str) -> str:
     with session_scope(sessions) as session:
         return str(session.get(JobRun, run_id).post_id)
+
+
+def test_a_creating_calls_platform_id_is_committed_before_the_rounds_slower_call_answers(
+        client, sessions, tenant, app_config, fake_platform, pipeline):
+    fake_platform.control(processing_s=60, create_delays=[2.0])  # the first creating call answers after 2 s
+    runs = _published(client, sessions, tenant, app_config, 2)
+    side_by_side = replace(pipeline, settings=replace(pipeline.settings, concurrency=2))
+    round_ = threading.Thread(target=work_runs, args=(side_by_side, runs, "test-round"))
+    round_.start()
+    try:
+        committed = wait_until(lambda: _created_targets(sessions, runs), timeout=10,
+                               what="the quick call's platform id to be committed")
+        still_waiting = fake_platform.app.state.waiting
+    finally:
+        round_.join()
+
+    assert (len(committed), still_waiting) == (1, 1)  # committed while the slow call was still out
+    assert len(_created_targets(sessions, runs)) == 2
+    assert sorted(fake_platform.created().values()) == [1, 1]
+
+
+def _created_targets(sessions: Any, run_ids: list[str]) -> list[PublishTarget]:
+    """The runs' targets whose platform id is committed."""
+    return [t for run_id in run_ids for t in targets_of(sessions, _post_of(sessions, run_id)) if t.handle.get("postId")]
 
 
 def test_a_run_taken_over_after_the_rounds_claim_is_not_written_by_the_round(client, sessions, tenant, app_config,

@@ -1,33 +1,39 @@
-"""Working a round of due runs together: one claim, one read, the polls, one write.
+"""Working a round of claimed runs together: one claim, one read, the calls side by side, grouped writes.
 
 A poller (:func:`core.jobs.poll_due`) hands each round of due runs to
-:func:`work_runs`. Most of them, while platforms process, are publish runs
-that only wait: every active target is in phase ``poll`` with no step in
-flight. ``poll_publish`` creates nothing and may be repeated, so nothing
-has to be committed between those calls:
+:func:`work_runs`, and a run's job its backlog of fresh runs. For the
+publish runs of a round:
 
 1. one transaction claims the runs (:func:`~.publishing_lease.claim_many`),
    reads their targets with destinations and posts in one query and decides
-   each due poll (:func:`~.publishing_steps.decide`, which also fails a
-   target past its deadline or without usable credentials);
-2. the polls are made, with no transaction open;
-3. one transaction renews every lease (:func:`~.publishing_lease.guard_many`),
-   records every result (:func:`~.publishing_steps.record_result`) and
-   finishes each run or releases it until its next check
-   (:func:`~.publishing_run.settle_loaded`): the rules of a run's own job.
+   each target's due call (:func:`~.publishing_steps.decide`, which fails a
+   target past its deadline, no longer valid or without usable credentials,
+   and writes a creating step's intent); it commits before any call;
+2. the calls are made in up to ``ctx.settings.concurrency`` threads, with
+   no transaction open;
+3. as calls finish, the main thread records them in group commits
+   (:func:`_record`): one transaction renews the leases of the runs whose
+   calls just finished (:func:`~.publishing_lease.guard_many`), records
+   each result (:func:`~.publishing_steps.record_result`; a creating call's
+   platform ids go into the next group commit, so they are committed as
+   soon as the transaction before it is done) and finishes
+   each run whose calls are all recorded, or releases it until its next
+   check (:func:`~.publishing_run.settle_loaded`): the rules of a run's own
+   job. Under load the groups grow, so the writes cost a few transactions
+   per round rather than two per call; a round of polls only is written
+   once.
 
-A run whose lease was lost in between is skipped without writing. Every
-other run claimed in the round (a fresh run, a run with a creating step to
-make or a target due again at once, a watch run) is worked on its own with
-the lease it already holds (:func:`~.publishing_run.work_claimed`), because
-a creating step must commit its platform ids right after its call.
+A run whose lease was lost in between is skipped without writing. A run
+with a target due again at once (a step that continues right away), and a
+watch run, is worked on its own with the lease it already holds
+(:func:`~.publishing_run.work_claimed`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -46,16 +52,19 @@ from .publishing_run import settle_loaded, work_claimed
 from .publishing_steps import ACTIVE_TARGET_STATES, Call, decide, due_now, invoke_catching, record_result
 
 Result = PublishOutcome | Exception | None
+Done = tuple[Claimed, Call, Result]
+Runs = list[tuple[Claimed, list[PublishTarget]]]
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 @dataclass
 class _Round:
-    """What step 1 decided: the runs to poll together (with their calls) and the rest."""
+    """What step 1 decided: the round's publish runs and their calls, and the runs worked on their own."""
 
-    polls: dict[str, tuple[Claimed, list[Call]]] = field(default_factory=dict)
-    one_by_one: list[tuple[Claimed, list[PublishTarget]]] = field(default_factory=list)
+    runs: dict[str, Claimed] = field(default_factory=dict)
+    calls: list[tuple[Claimed, Call]] = field(default_factory=list)
+    one_by_one: Runs = field(default_factory=list)
     notices: list[Finished | None] = field(default_factory=list)
 
 
@@ -64,10 +73,10 @@ def work_runs(ctx: PipelineContext, run_ids: Sequence[str], owner: str,
     """Claim what can be claimed of ``run_ids`` under ``owner`` and work it; how many runs were claimed.
 
     ``ctx``'s sessions must be safe to share between threads (pooled, not
-    bound to one connection): the polls, and the runs worked on their own,
-    go side by side in up to ``ctx.settings.concurrency`` threads
-    (:func:`concurrently`). ``on_claimed`` is called with the claims right
-    after they committed, before any platform call.
+    bound to one connection): the calls, and the runs worked on their own,
+    go side by side in up to ``ctx.settings.concurrency`` threads.
+    ``on_claimed`` is called with the claims right after they committed,
+    before any platform call.
     """
     with job_context(ctx) as main:
         with main.sessions() as session:
@@ -77,12 +86,7 @@ def work_runs(ctx: PipelineContext, run_ids: Sequence[str], owner: str,
         if on_claimed is not None:
             on_claimed(claims)
         _notify(main, batch.notices)
-        polls = [(claimed.lease, call) for claimed, calls in batch.polls.values() for call in calls]
-        outcomes = concurrently(ctx, polls, lambda c, poll: invoke_catching(c, *poll), own_connection=False)
-        results: dict[str, list[tuple[Call, Result]]] = {run_id: [] for run_id in batch.polls}
-        for (lease, call), outcome in zip(polls, outcomes, strict=True):
-            results[lease.run_id].append((call, outcome))
-        again = _record(main, batch, results)
+        again = _call_and_record(ctx, main, batch)
     concurrently(ctx, [*batch.one_by_one, *again], lambda c, run: work_claimed(c, *run))
     return len(claims)
 
@@ -93,7 +97,7 @@ def concurrently(ctx: PipelineContext, items: Sequence[T], work: Callable[[Pipel
 
     With ``own_connection`` each piece of work runs its transactions on a
     connection of its own (:func:`job_context`); otherwise it gets the
-    pooled ``ctx`` (for work that rarely touches the database, like a poll).
+    pooled ``ctx`` (for work that rarely touches the database).
     """
     threads = min(ctx.settings.concurrency, len(items))
     if threads <= 1:
@@ -111,69 +115,88 @@ def concurrently(ctx: PipelineContext, items: Sequence[T], work: Callable[[Pipel
 
 
 def _plan(ctx: PipelineContext, session: Session, claims: list[Claimed]) -> _Round:
-    """Sort the claimed runs into those polled together (deciding their calls) and the rest."""
+    """Decide the due call of every active target of the claimed publish runs; set the rest aside."""
     batch = _Round()
     targets = _targets_of(session, [c.post_id for c in claims])
     for claimed in claims:
         mine = targets.get(claimed.post_id, [])
-        if not _only_waiting(claimed, mine):
+        if claimed.kind != "publish":
             batch.one_by_one.append((claimed, mine))
             continue
-        calls = []
+        batch.runs[claimed.lease.run_id] = claimed
         for target in (t for t in mine if t.status in ACTIVE_TARGET_STATES):
             decided = decide(ctx, claimed.lease, session, target)
             if isinstance(decided, Call):
-                calls.append(decided)
+                batch.calls.append((claimed, decided))
             else:
                 batch.notices.append(decided)
-        batch.polls[claimed.lease.run_id] = (claimed, calls)
     _attach_await_steps(session, batch)
     return batch
 
 
 def _attach_await_steps(session: Session, batch: _Round) -> None:
-    """Give each poll call its target's running (await) step, read for the whole round in one query."""
-    if not batch.polls:
+    """Give each poll its target's running (await) step, read for the whole round in one query."""
+    polls = [(claimed.lease.run_id, call) for claimed, call in batch.calls if call.kind == "poll"]
+    if not polls:
         return
     rows = session.execute(select(JobStep.run_id, JobStep.target, JobStep.id)
-                           .where(JobStep.run_id.in_(list(batch.polls)), JobStep.status == "running")
+                           .where(JobStep.run_id.in_({run_id for run_id, _ in polls}), JobStep.status == "running")
                            .order_by(JobStep.id))
     open_steps = {(run_id, target): step_id for run_id, target, step_id in rows}  # the newest wins
-    for run_id, (_, calls) in batch.polls.items():
-        for call in calls:
-            target = session.get(PublishTarget, call.target_id)  # loaded by the round's query
-            assert target is not None
-            call.step_id = open_steps.get((run_id, target.target))
+    for run_id, call in polls:
+        target = session.get(PublishTarget, call.target_id)  # loaded by the round's query
+        assert target is not None
+        call.step_id = open_steps.get((run_id, target.target))
 
 
-def _only_waiting(claimed: Claimed, targets: list[PublishTarget]) -> bool:
-    """A publish run whose active targets all wait on the platform (polls only: nothing is created)."""
-    active = [t for t in targets if t.status in ACTIVE_TARGET_STATES]
-    return (claimed.kind == "publish" and bool(active)
-            and all(t.phase == "poll" and not t.step_in_flight for t in active))
+def _call_and_record(ctx: PipelineContext, main: PipelineContext, batch: _Round) -> Runs:
+    """Steps 2 and 3: make the round's calls side by side, recording them as they finish.
+
+    Runs without a call are settled first. A finished creating (or
+    reconcile) call is recorded in the next group commit, with whatever
+    else finished by then; polls create nothing, so theirs wait for the next
+    group or the round's end. Returns the runs with a target due again at once.
+    """
+    outstanding = Counter(claimed.lease.run_id for claimed, _ in batch.calls)
+    idle = {run_id for run_id in batch.runs if not outstanding[run_id]}
+    again = _record(main, batch, [], idle) if idle else []
+    if not batch.calls:
+        return again
+    threads = max(1, min(ctx.settings.concurrency, len(batch.calls)))
+    ready: list[Done] = []
+    with ThreadPoolExecutor(threads, thread_name_prefix="markaestro-call") as pool:
+        pending: dict[Future[Result], tuple[Claimed, Call]] = {
+            pool.submit(invoke_catching, ctx, claimed.lease, call): (claimed, call) for claimed, call in batch.calls}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            ready += [(*pending.pop(future), future.result()) for future in finished]
+            if pending and all(call.kind == "poll" for _, call, _ in ready):
+                continue
+            outstanding.subtract(claimed.lease.run_id for claimed, _, _ in ready)
+            complete = {claimed.lease.run_id for claimed, _, _ in ready if not outstanding[claimed.lease.run_id]}
+            again += _record(main, batch, ready, complete)
+            ready = []
+    return again
 
 
-def _record(ctx: PipelineContext, batch: _Round,
-            results: dict[str, list[tuple[Call, Result]]]) -> list[tuple[Claimed, list[PublishTarget]]]:
-    """Step 3: record the polls' results and settle each run; the runs with a target due again at once."""
-    if not batch.polls:  # a round of fresh runs only: nothing was polled
-        return []
-    again: list[tuple[Claimed, list[PublishTarget]]] = []
+def _record(ctx: PipelineContext, batch: _Round, done: list[Done], complete: set[str]) -> Runs:
+    """Record ``done`` calls and settle the ``complete`` runs in one transaction; the runs due again at once."""
+    leases = {claimed.lease.run_id: claimed.lease for claimed, _, _ in done}
+    leases.update((run_id, batch.runs[run_id].lease) for run_id in complete)
+    again: Runs = []
     after_commit: list[Callable[[], None]] = []
-    notices: list[Finished | None] = []
     with ctx.sessions() as session:
-        held = guard_many(session, [claimed.lease for claimed, _ in batch.polls.values()])
-        runs = _runs_with_posts(session, held)
-        targets = _targets_of(session, [post.id for _, post in runs.values()])
-        steps = [call.step_id for run_id in held for call, _ in results[run_id] if call.step_id is not None]
-        hold(session, session.scalars(select(JobStep).where(JobStep.id.in_(steps))))  # for close_step
-        for run_id in held:
-            claimed = batch.polls[run_id][0]
-            notices += [record_result(ctx, claimed.lease, session, call, result) for call, result in results[run_id]]
-            run, post = runs[run_id]
+        held = guard_many(session, list(leases.values()))
+        targets = _targets_of(session, [batch.runs[run_id].post_id for run_id in held])
+        steps = [call.step_id for claimed, call, _ in done if call.step_id is not None]
+        if steps:
+            hold(session, session.scalars(select(JobStep).where(JobStep.id.in_(steps))))
+        notices = [record_result(ctx, claimed.lease, session, call, result)
+                   for claimed, call, result in done if claimed.lease.run_id in held]
+        for run_id, (run, post) in _runs_with_posts(session, held & complete).items():
             mine = targets.get(post.id, [])
             if any(due_now(t) for t in mine):
-                again.append((claimed, mine))
+                again.append((batch.runs[run_id], mine))
                 continue
             after_commit.append(settle_loaded(ctx, run, post, mine, session)[1])
         session.commit()

@@ -371,7 +371,7 @@ def _wait(ctx: PipelineContext, session: Session, lease: Lease, target: PublishT
     if target.phase != "poll":
         target.phase = "poll"
         target.deadline_at = now + timedelta(seconds=call.spec.poll_deadline_s)
-        open_step(session, lease.run_id, target.target, "await_platform", outcome.detail)
+        open_step(session, lease.run_id, target.target, "await_platform", outcome.detail, flush=False)
     elif call.kind == "poll" and step_id is not None and (step := session.get(JobStep, step_id)) is not None:
         step.detail = outcome.detail
     target.status, target.next_check_at = "publishing", now + timedelta(seconds=delay)
@@ -445,10 +445,13 @@ def _needs_reconcile(target: PublishTarget) -> None:
 # --------------------------------------------------------------------------- timeline
 
 
-def open_step(session: Session, run_id: str, target: str, name: str, detail: str) -> JobStep:
+def open_step(session: Session, run_id: str, target: str, name: str, detail: str, *,
+              flush: bool = True) -> JobStep:
+    """Add a running step; with ``flush`` (for callers that need its id) insert it at once."""
     step = JobStep(run_id=run_id, target=target, name=name, status="running", detail=detail or "")
     session.add(step)
-    session.flush()
+    if flush:
+        session.flush()
     return step
 
 

@@ -9,6 +9,9 @@ misbehave through ``POST /_control`` (JSON, every key optional):
 - ``create_delay_s``: the creating call records the post, then waits this
   long before answering (a window in which to kill a worker mid-call, or
   a slow platform; ``peak_waiting`` counts the calls waiting at once);
+- ``create_delays``: a list of seconds, one taken per creating call in
+  order of arrival, waited instead of ``create_delay_s`` (one slow call
+  among quick ones);
 - ``transient_failures``: the next N creating calls answer ``503`` with
   ``Retry-After`` (nothing is created);
 - ``permanent``: creating calls answer ``400`` with a platform error;
@@ -33,6 +36,7 @@ Routes: ``POST /posts`` (creating), ``GET /posts/<id>``,
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import threading
@@ -45,14 +49,14 @@ from werkzeug.wrappers import Request, Response
 
 _BEHAVIOUR = {"processing_s": 0.0, "create_delay_s": 0.0, "transient_failures": 0, "permanent": False,
               "ambiguous": False, "expired_tokens": [], "rate_limited": 0, "retry_after_s": 1.0,
-              "lookup_blind": False}
+              "lookup_blind": False, "create_delays": []}
 
 
 @dataclass
 class FakePlatformState:
     """Everything the fake platform remembers; shared by its threads."""
 
-    behaviour: dict[str, Any] = field(default_factory=lambda: dict(_BEHAVIOUR))
+    behaviour: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(_BEHAVIOUR))
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: dict[str, int] = field(default_factory=dict)
     calls: int = 0
@@ -161,8 +165,10 @@ class FakePlatform:
             if refusal is not None:
                 return refusal
             post = self._record(token, body, str(request.headers.get("Authorization", "")).removeprefix("Bearer "))
-        if behaviour["create_delay_s"]:
-            self._slow_answer(float(behaviour["create_delay_s"]))
+            delays = behaviour["create_delays"]
+            delay = float(delays.pop(0) if delays else behaviour["create_delay_s"])
+        if delay:
+            self._slow_answer(delay)
         if behaviour["ambiguous"]:
             return _error(504, "gateway_timeout", "The upstream timed out.")
         return _json(self._view(post), 201)
