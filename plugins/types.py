@@ -109,7 +109,10 @@ class ChannelSpec:
         destination ids and stored in the database.
     :param providers: the login providers accounts come through, e.g.
         ``("instagram", "meta")``; the second part of destination ids.
-    :param poll_interval_s: how long to wait between platform status polls.
+    :param poll_interval_s: the cadence of platform status polls: each is
+        due one interval after the previous one was due (not after it
+        finished, so polls do not drift later while workers are busy), and
+        never sooner than half an interval after the previous one.
     :param poll_deadline_s: how long a publish may wait on the platform
         before it fails as timed out.
     :param watch_interval_s: for ``inbox_handoff`` channels, the slower

@@ -134,6 +134,41 @@ def _created_targets(sessions: Any, run_ids: list[str]) -> list[PublishTarget]:
     return [t for run_id in run_ids for t in targets_of(sessions, _post_of(sessions, run_id)) if t.handle.get("postId")]
 
 
+def _make_due(sessions: Any, run_id: str, late_by_s: float) -> datetime:
+    """Make the run's waiting target due ``late_by_s`` ago (a poller running late); that due time."""
+    due, post_id = datetime.now(UTC) - timedelta(seconds=late_by_s), _post_of(sessions, run_id)
+    with session_scope(sessions) as session:
+        session.execute(update(JobRun).where(JobRun.id == run_id).values(next_wake_at=due))
+        session.execute(update(PublishTarget).where(PublishTarget.post_id == post_id).values(next_check_at=due))
+    return due
+
+
+def test_a_late_poll_keeps_the_channels_cadence(client, sessions, tenant, app_config, fake_platform, pipeline):
+    fake_platform.control(processing_s=60)
+    [run] = _published(client, sessions, tenant, app_config, 1)
+    _waiting(pipeline, sessions, [run])
+    due = _make_due(sessions, run, late_by_s=0.3)
+
+    assert work_runs(pipeline, [run], "test-poller") == 1
+
+    [target] = targets_of(sessions, _post_of(sessions, run))
+    assert abs((target.next_check_at - (due + timedelta(seconds=1.0))).total_seconds()) < 0.01  # the fake's 1 s
+
+
+def test_a_poll_later_than_half_an_interval_waits_half_an_interval_for_the_next(client, sessions, tenant, app_config,
+                                                                                fake_platform, pipeline):
+    fake_platform.control(processing_s=60)
+    [run] = _published(client, sessions, tenant, app_config, 1)
+    _waiting(pipeline, sessions, [run])
+    _make_due(sessions, run, late_by_s=3.0)
+    before = datetime.now(UTC)
+
+    assert work_runs(pipeline, [run], "test-poller") == 1
+
+    [target] = targets_of(sessions, _post_of(sessions, run))
+    assert before + timedelta(seconds=0.5) <= target.next_check_at <= datetime.now(UTC) + timedelta(seconds=0.5)
+
+
 def test_a_run_taken_over_after_the_rounds_claim_is_not_written_by_the_round(client, sessions, tenant, app_config,
                                                                             fake_platform, pipeline):
     kept, lost = _published(client, sessions, tenant, app_config, 2)

@@ -366,15 +366,32 @@ def _start_watch_or_stop(target: PublishTarget, spec: ChannelSpec, outcome: Publ
 
 def _wait(ctx: PipelineContext, session: Session, lease: Lease, target: PublishTarget, call: Call,
           outcome: PublishOutcome, now: datetime, step_id: int | None) -> None:
-    delay = outcome.poll_after_s if outcome.poll_after_s is not None else call.spec.poll_interval_s
-    delay = max(delay, ctx.settings.poll_floor_s or 0.0)
+    polled = call.kind == "poll" and target.phase == "poll"
+    next_check = _next_poll(target.next_check_at if polled else None, outcome, call.spec, now,
+                            ctx.settings.poll_floor_s or 0.0)
     if target.phase != "poll":
         target.phase = "poll"
         target.deadline_at = now + timedelta(seconds=call.spec.poll_deadline_s)
         open_step(session, lease.run_id, target.target, "await_platform", outcome.detail, flush=False)
     elif call.kind == "poll" and step_id is not None and (step := session.get(JobStep, step_id)) is not None:
         step.detail = outcome.detail
-    target.status, target.next_check_at = "publishing", now + timedelta(seconds=delay)
+    target.status, target.next_check_at = "publishing", next_check
+
+
+def _next_poll(due: datetime | None, outcome: PublishOutcome, spec: ChannelSpec, now: datetime,
+               floor_s: float) -> datetime:
+    """When to poll next: ``poll_after_s`` from now, or on the channel's cadence.
+
+    The cadence counts from when the poll just made was ``due``, not from
+    now, so a busy worker's lateness does not push every later poll back;
+    a late poll's successor still waits at least half an interval.
+    """
+    if outcome.poll_after_s is not None:
+        return now + timedelta(seconds=max(outcome.poll_after_s, floor_s))
+    interval = timedelta(seconds=max(spec.poll_interval_s, floor_s))
+    if due is None:
+        return now + interval
+    return max(due + interval, now + interval / 2)
 
 
 def _on_error(ctx: PipelineContext, lease: Lease, session: Session, call: Call,
