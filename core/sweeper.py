@@ -10,6 +10,10 @@ and safe to run concurrently):
 3. ``running`` runs whose lease expired (the worker died) or whose wake
    time passed with no live job (a lost scheduled job) get their job again.
 
+Steps 2 and 3 leave alone a run queued, or woken, less than ``grace_s``
+ago: its job or poller is normally just about to take it, and asking
+Redis about every such run would cost a busy worker more than the polls.
+
 The job names are deterministic (:func:`core.queue.run_job_id`), so a job
 that is still live is never doubled; the lease and fence make a job that
 runs anyway harmless.
@@ -21,7 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -46,13 +50,14 @@ class SweepReport:
     enqueued: list[str] = field(default_factory=list)  #: run ids whose job was (re)created
 
 
-def sweep(ctx: PipelineContext, now: datetime | None = None, overdue_after_s: float = 30.0) -> SweepReport:
+def sweep(ctx: PipelineContext, now: datetime | None = None, overdue_after_s: float = 30.0,
+          grace_s: float = 0.0) -> SweepReport:
     """One pass; see the module docstring."""
     now = now or utcnow()
     report = SweepReport()
     for run in _start_due_posts(ctx, now):
         report.started.append(run.id)
-    for run_id, fence, post_id in _runs_needing_a_job(ctx, now):
+    for run_id, fence, post_id in _runs_needing_a_job(ctx, now, now - timedelta(seconds=grace_s)):
         note = f"publish post {post_id} (run {run_id}): resumed by the sweeper"
         if enqueue_run(ctx.queue, run_id, fence, description=note, overdue_after_s=overdue_after_s):
             report.enqueued.append(run_id)
@@ -95,11 +100,13 @@ def _fail_unpublishable(ctx: PipelineContext, post_id: str, error: CoreError) ->
         session.commit()
 
 
-def _runs_needing_a_job(ctx: PipelineContext, now: datetime) -> list[tuple[str, int, str]]:
+def _runs_needing_a_job(ctx: PipelineContext, now: datetime, settled: datetime) -> list[tuple[str, int, str]]:
+    """Runs that may have lost their job: queued, or woken, before ``settled``; or with an expired lease."""
     expired = and_(JobRun.lease_owner.is_not(None), JobRun.lease_expires_at < now)
-    woken = and_(JobRun.lease_owner.is_(None), or_(JobRun.next_wake_at.is_(None), JobRun.next_wake_at <= now))
+    woken = and_(JobRun.lease_owner.is_(None),
+                 or_(JobRun.next_wake_at.is_(None), JobRun.next_wake_at <= settled))
     query = select(JobRun.id, JobRun.fence, JobRun.post_id).where(or_(
-        JobRun.status == "queued",
+        and_(JobRun.status == "queued", JobRun.created_at <= settled),
         and_(JobRun.status == "running", or_(expired, woken)),
     )).order_by(JobRun.created_at).limit(BATCH)
     with ctx.sessions() as session:
@@ -136,7 +143,7 @@ class Sweeper(threading.Thread):
 
     def _sweep(self) -> SweepReport | None:
         try:
-            report = sweep(self.ctx, overdue_after_s=max(3 * self.interval_s, 10.0))
+            report = sweep(self.ctx, overdue_after_s=max(3 * self.interval_s, 10.0), grace_s=2 * self.interval_s)
         except (RedisError, SQLAlchemyError) as error:
             log.warning("sweep failed (%s); retrying in %.1f s", type(error).__name__, self.interval_s)
             return None
