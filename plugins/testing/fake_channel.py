@@ -19,6 +19,7 @@ watches until the creator publishes (or deletes) it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,6 +135,7 @@ def validate_post(post: Post) -> list[Violation]:
 
 
 TIMEOUT_S = 10.0
+_local = threading.local()
 
 
 def _call(method: str, url: str, credentials: Credentials, *, creating: bool = False,
@@ -141,7 +143,7 @@ def _call(method: str, url: str, credentials: Credentials, *, creating: bool = F
     """One HTTP call to the fake platform, its failures mapped to channel errors."""
     headers = {"Authorization": f"Bearer {credentials.access_token}"}
     try:
-        response = requests.request(method, url, headers=headers, timeout=TIMEOUT_S, **kwargs)
+        response = _session().request(method, url, headers=headers, timeout=TIMEOUT_S, **kwargs)
     except requests.ConnectionError as exc:
         raise TransientChannelError(f"fake platform unreachable: {type(exc).__name__}") from None
     except requests.Timeout:
@@ -153,6 +155,20 @@ def _call(method: str, url: str, credentials: Credentials, *, creating: bool = F
         return body
     _raise_for(response, body.get("error") or {}, creating)
     raise AssertionError("unreachable")
+
+
+def _session() -> requests.Session:
+    """This thread's session, so a worker's calls reuse their connections like a real channel's.
+
+    The fake platform is a local sandbox, so the session ignores proxy
+    settings in the environment (``requests`` would otherwise read them
+    all again for every call, most of a poll's cost).
+    """
+    current: requests.Session | None = getattr(_local, "session", None)
+    if current is None:
+        current = _local.session = requests.Session()
+        current.trust_env = False
+    return current
 
 
 def _raise_for(response: requests.Response, error: Mapping[str, str], creating: bool) -> None:
