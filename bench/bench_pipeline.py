@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -42,19 +43,22 @@ def noop() -> None:
 
 
 class PlatformProcess:
-    """The fake platform served by a process of its own, as a real platform is (not sharing this one's GIL)."""
+    """The fake platform served by a process of its own, as a real platform is (not sharing this one's GIL).
 
-    CODE = ("import logging, sys; from werkzeug.serving import make_server; "
-            "from plugins.testing.fake_platform import create_app; "
-            "logging.getLogger('werkzeug').setLevel(logging.ERROR); "
-            "server = make_server('127.0.0.1', 0, create_app(), threaded=True); "
-            "print(server.server_port, flush=True); server.serve_forever()")
+    Gunicorn's threaded worker keeps connections alive like a real
+    platform's front end (Werkzeug's development server closes each one),
+    so the workers' HTTP clients reuse their connections; one worker
+    process, because the platform keeps its state in memory.
+    """
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", self.CODE], cwd=ROOT, stdout=subprocess.PIPE,
-                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert self.process.stdout is not None
-        self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        port = _free_port()
+        command = [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                   "--worker-class", "gthread", "--threads", "32", "--keep-alive", "30", "--log-level", "warning",
+                   "plugins.testing.fake_platform:create_app()"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.url = f"http://127.0.0.1:{port}"
+        _wait_for(f"{self.url}/_stats")
 
     def control(self, **behaviour: Any) -> None:
         requests.post(f"{self.url}/_control", json=behaviour, timeout=10).raise_for_status()
@@ -66,6 +70,24 @@ class PlatformProcess:
     def close(self) -> None:
         self.process.kill()
         self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager
@@ -80,10 +102,16 @@ def environment(extra: dict[str, str] | None = None) -> Iterator[tuple[dict[str,
             env = {"MARKAESTRO_DATABASE_URL": url, "MARKAESTRO_REDIS_URL": REDIS, "MARKAESTRO_SECRET_KEY": SECRET,
                    "MARKAESTRO_LOAD_PLUGINS": "false", "MARKAESTRO_EXTRA_PLUGINS": "plugins.testing.fake_channel",
                    "MARKAESTRO_FAKE_API_URL": platform.url, "MARKAESTRO_QUEUE_NAME": "bench",
-                   "MARKAESTRO_RATE_LIMIT": "off", "MARKAESTRO_SWEEP_INTERVAL_SECONDS": "5", **(extra or {})}
+                   "MARKAESTRO_RATE_LIMIT": "off", "MARKAESTRO_SWEEP_INTERVAL_SECONDS": "5", **(extra or {}),
+                   **_overrides()}
             yield env, platform
     finally:
         platform.close()
+
+
+def _overrides() -> dict[str, str]:
+    """``BENCH_ENV_*`` variables, without the prefix: settings to try without editing a benchmark."""
+    return {key.removeprefix("BENCH_ENV_"): value for key, value in os.environ.items() if key.startswith("BENCH_ENV_")}
 
 
 @contextmanager

@@ -9,6 +9,10 @@ on the same cores) and times from the first request. Prints the figures
 beside the target; never asserts.
 
     .venv/bin/python bench/bench_polling.py --posts 2000 --workers 2 --poll-interval 5 [--while-working]
+
+Also prints when the last creating call was recorded, and how long runs took
+from their creating call to their end (the platform's 30 s plus the polls' lag).
+Any ``BENCH_ENV_<SETTING>`` variable sets ``<SETTING>`` for the workers.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def main() -> None:
         finally:
             stop(processes)
         outcomes, latencies, requested = run_figures(sessions)
+        handed, after_create = creating_figures(sessions)
         created = platform.creating_calls()
     target = args.processing + 2 * args.poll_interval
     print(f"posts: {args.posts}, workers: {args.workers} x {args.worker_class}, poll interval {args.poll_interval} s, "
@@ -76,11 +81,35 @@ def main() -> None:
     since = "the first request" if args.while_working else "the first claim"
     print(f"all runs finished {elapsed:.1f} s after {since}; target {target:.1f} s (processing + two poll intervals); "
           f"ratio {elapsed / target:.2f}")
+    print(f"every creating call recorded {handed:.1f} s after the first claim; from its creating call, a run "
+          f"finished after p50 {after_create[len(after_create) // 2]:.1f} s, max {after_create[-1]:.1f} s "
+          f"(the platform's {args.processing:.0f} s and the polls)")
     print(f"per run, first claim to finish: p50 {latencies[len(latencies) // 2]:.1f} s, "
           f"p95 {latencies[int(len(latencies) * 0.95)]:.1f} s, max {latencies[-1]:.1f} s; target {target:.1f} s")
     print(f"per run, publish request to finish: p50 {requested[len(requested) // 2]:.1f} s, "
           f"p95 {requested[int(len(requested) * 0.95)]:.1f} s, max {requested[-1]:.1f} s; target {target:.1f} s")
     print(f"runs: {outcomes}; creating calls: {created}")
+
+
+def creating_figures(sessions: Any) -> tuple[float, list[float]]:
+    """Seconds from the first claim to the last creating call recorded; each run's seconds from then to its end.
+
+    A run's creating call is its first step to finish.
+    """
+    from sqlalchemy import func, select
+
+    from core.models import JobRun, JobStep
+
+    created = (select(JobStep.run_id, func.min(JobStep.finished_at).label("at"))
+               .group_by(JobStep.run_id).subquery())
+    with sessions() as session:
+        first = session.scalar(select(func.min(JobRun.started_at)))
+        rows = session.execute(select(created.c.at, JobRun.finished_at)
+                               .join(JobRun, JobRun.id == created.c.run_id)).all()
+    if first is None or not rows:
+        return float("nan"), [float("nan")]
+    last = max(at for at, _ in rows)
+    return (last - first).total_seconds(), sorted((end - at).total_seconds() for at, end in rows if end)
 
 
 def run_figures(sessions: Any) -> tuple[dict[str, int], list[float], list[float]]:
