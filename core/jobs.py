@@ -15,9 +15,9 @@ Each unit of work (a run, a round's claim, a round's write) checks out
 one database connection and runs all its transactions on it
 (:func:`~core.services.publishing_context.job_context`), instead of one
 checkout (and pre-ping) per transaction; each transaction still commits on
-its own. A job works up to ``MARKAESTRO_WORKER_CONCURRENCY`` runs (or
-polls) side by side in threads, so one slow platform call does not hold
-up the others (:func:`~core.services.publishing_batch.concurrently`).
+its own. A job makes up to ``MARKAESTRO_WORKER_CONCURRENCY`` platform
+calls side by side in threads, so one slow platform call does not hold up
+the others (:func:`~core.services.publishing_batch.work_runs`).
 
 Waiting runs are worked by :func:`poll_due`, one job per wake-up second
 rather than one job per run and poll (see :mod:`core.queue`): it claims

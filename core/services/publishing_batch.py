@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -91,22 +90,18 @@ def work_runs(ctx: PipelineContext, run_ids: Sequence[str], owner: str,
     return len(claims)
 
 
-def concurrently(ctx: PipelineContext, items: Sequence[T], work: Callable[[PipelineContext, T], R], *,
-                 own_connection: bool = True) -> list[R]:
+def concurrently(ctx: PipelineContext, items: Sequence[T], work: Callable[[PipelineContext, T], R]) -> list[R]:
     """``work(ctx, item)`` for every item, in up to ``ctx.settings.concurrency`` threads; results in order.
 
-    With ``own_connection`` each piece of work runs its transactions on a
-    connection of its own (:func:`job_context`); otherwise it gets the
-    pooled ``ctx`` (for work that rarely touches the database).
+    Each piece of work runs its transactions on a connection of its own
+    (:func:`job_context`).
     """
     threads = min(ctx.settings.concurrency, len(items))
     if threads <= 1:
-        with job_context(ctx) if own_connection else nullcontext(ctx) as mine:
+        with job_context(ctx) as mine:
             return [work(mine, item) for item in items]
 
     def task(item: T) -> R:
-        if not own_connection:
-            return work(ctx, item)
         with job_context(ctx) as mine:
             return work(mine, item)
 
