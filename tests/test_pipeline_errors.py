@@ -8,12 +8,14 @@ scheduling, so a real worker process runs it.
 # ruff: noqa: F811
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.db import session_scope
 from core.models import Destination, Post
+from core.services.publishing_batch import work_runs
 from plugins.types import Credentials
 from tests.pipeline_kit import (  # noqa: F401  (fixtures)
     app_config,
@@ -82,6 +84,36 @@ def test_credentials_expiring_soon_are_refreshed_before_use(client, sessions, te
     assert _published_with(fake_platform, post_id) == "fresh-r1"
     stored, _sealed = stored_credentials(sessions, app_config, destination.id)
     assert stored.access_token == "fresh-r1" and stored.expires_at is not None and stored.expires_at > soon
+
+
+def _round_of_three(client, sessions, tenant, app_config, pipeline, credentials: Credentials) -> list[str]:
+    """Three posts to one destination with ``credentials``, worked in one round, calls side by side."""
+    destination = connect_fake(sessions, tenant, app_config, credentials=credentials)
+    post_ids = [make_post(sessions, tenant, destination, caption=f"post {i}") for i in range(3)]
+    runs = [publish(client, tenant, post_id)["id"] for post_id in post_ids]
+    assert work_runs(replace(pipeline, settings=replace(pipeline.settings, concurrency=3)), runs, "test-round") == 3
+    return post_ids
+
+
+def test_a_round_of_posts_to_one_destination_refreshes_its_expiring_token_once(client, sessions, tenant,
+                                                                                app_config, fake_platform, pipeline):
+    soon = datetime.now(UTC) + timedelta(seconds=60)
+    post_ids = _round_of_three(client, sessions, tenant, app_config, pipeline,
+                               Credentials(access_token="good-token", refresh_token="r1", expires_at=soon))
+
+    assert fake_platform.app.state.refreshes == ["r1"]  # the rotated refresh token is never spent twice
+    assert [_published_with(fake_platform, post_id) for post_id in post_ids] == ["fresh-r1"] * 3
+
+
+def test_calls_rejected_side_by_side_refresh_the_token_once(client, sessions, tenant, app_config, fake_platform,
+                                                            pipeline):
+    fake_platform.control(expired_tokens=["good-token"])
+    post_ids = _round_of_three(client, sessions, tenant, app_config, pipeline,
+                               Credentials(access_token="good-token", refresh_token="r1"))
+
+    assert fake_platform.app.state.refreshes == ["r1"]
+    assert [_published_with(fake_platform, post_id) for post_id in post_ids] == ["fresh-r1"] * 3
+    assert sorted(fake_platform.created().values()) == [1, 1, 1]
 
 
 def test_revoked_access_needs_reauth_and_asks_to_reconnect(client, sessions, tenant, app_config, fake_platform,
