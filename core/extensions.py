@@ -42,8 +42,31 @@ IDEMPOTENCY_KEY_PARAMETER = {
 }
 
 
+REPLAYED_HEADER = {
+    "description": "`true` on a stored response replayed for a retry with the same `Idempotency-Key`.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def _seconds_header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "integer", "minimum": 0}}
+
+
+#: Headers of the errors any route can give (spec §1.1): the rate limit's, and when to come back.
+ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    429: {
+        "Retry-After": _seconds_header("Seconds until the rate-limit window resets."),
+        "RateLimit-Policy": {"description": 'The key\'s quota and window, e.g. `"default";q=1200;w=60`.',
+                             "schema": {"type": "string"}},
+        "RateLimit": {"description": 'Requests left and seconds to the reset, e.g. `"default";r=0;t=42`.',
+                      "schema": {"type": "string"}},
+    },
+    503: {"Retry-After": _seconds_header("Seconds after which to try again; nothing was half-written.")},
+}
+
+
 class IdempotencyDocPlugin(BasePlugin):
-    """Documents ``Idempotency-Key`` and its 400/409/422 answers on every POST operation."""
+    """Documents ``Idempotency-Key``, its 400/409/422 answers and ``Idempotent-Replayed`` on every POST."""
 
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
                          **kwargs: Any) -> None:
@@ -54,6 +77,9 @@ class IdempotencyDocPlugin(BasePlugin):
         responses = operation.setdefault("responses", {})
         for status in (400, 409, 422):
             responses.setdefault(str(status), http.HTTPStatus(status).name)
+        for status, response in responses.items():
+            if str(status).startswith("2") and isinstance(response, dict) and "$ref" not in response:
+                response.setdefault("headers", {})["Idempotent-Replayed"] = dict(REPLAYED_HEADER)
 
 
 class Api(BaseApi):
@@ -74,6 +100,8 @@ class Api(BaseApi):
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
                 prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+            if status in ERROR_HEADERS:
+                response["headers"] = ERROR_HEADERS[status]
             self.spec.components.response(status.name, response, lazy=True)
         default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
         prepare_response(default, self.spec, PROBLEM_CONTENT_TYPE)

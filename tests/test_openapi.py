@@ -88,6 +88,24 @@ def test_every_post_documents_the_idempotency_key(app, document):
     assert lacking == []
 
 
+def test_rate_limit_and_unavailable_errors_document_their_headers(document):
+    responses = document["components"]["responses"]
+    assert set(responses["TOO_MANY_REQUESTS"]["headers"]) == {"Retry-After", "RateLimit", "RateLimit-Policy"}
+    assert set(responses["SERVICE_UNAVAILABLE"]["headers"]) == {"Retry-After"}
+
+
+def test_every_posts_success_documents_a_replayed_response(app, document):
+    lacking = []
+    for path, method in api_operations(app):
+        if method != "post":
+            continue
+        successes = {status: response for status, response in document["paths"][path][method]["responses"].items()
+                     if status.startswith("2")}
+        if not successes or any("Idempotent-Replayed" not in r.get("headers", {}) for r in successes.values()):
+            lacking.append(path)
+    assert lacking == []
+
+
 def test_retention_policy_is_published(document):
     assert "at least 24 hours" in document["info"]["description"]
 
