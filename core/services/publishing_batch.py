@@ -110,21 +110,29 @@ def concurrently(ctx: PipelineContext, items: Sequence[T], work: Callable[[Pipel
 
 
 def _plan(ctx: PipelineContext, session: Session, claims: list[Claimed]) -> _Round:
-    """Decide the due call of every active target of the claimed publish runs; set the rest aside."""
+    """Decide the due call of every active target of the claimed publish runs; set the rest aside.
+
+    Targets are decided in the order of their destinations, so two rounds
+    refreshing the same destinations' credentials lock those rows in the
+    same order (:func:`~.publishing_credentials.credentials_for`) and never
+    deadlock.
+    """
     batch = _Round()
     targets = _targets_of(session, [c.post_id for c in claims])
+    active: list[tuple[Claimed, PublishTarget]] = []
     for claimed in claims:
         mine = targets.get(claimed.post_id, [])
         if claimed.kind != "publish":
             batch.one_by_one.append((claimed, mine))
             continue
         batch.runs[claimed.lease.run_id] = claimed
-        for target in (t for t in mine if t.status in ACTIVE_TARGET_STATES):
-            decided = decide(ctx, claimed.lease, session, target)
-            if isinstance(decided, Call):
-                batch.calls.append((claimed, decided))
-            else:
-                batch.notices.append(decided)
+        active += [(claimed, t) for t in mine if t.status in ACTIVE_TARGET_STATES]
+    for claimed, target in sorted(active, key=lambda pair: pair[1].destination_id):
+        decided = decide(ctx, claimed.lease, session, target)
+        if isinstance(decided, Call):
+            batch.calls.append((claimed, decided))
+        else:
+            batch.notices.append(decided)
     _attach_await_steps(session, batch)
     return batch
 
