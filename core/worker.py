@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Mapping
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -26,9 +27,13 @@ from . import jobs
 from .channels import build_channels
 from .db import session_scope
 from .idempotency import purge_expired
+from .services.media_orphans import delete_orphans
 from .services.publishing_context import PipelineContext
+from .storage import storage_from_config
 from .sweeper import Sweeper, sweep_interval
 from .webhooks import jobs as webhook_jobs
+
+ORPHAN_SWEEP_INTERVAL_S = 3600.0  #: how often a worker looks for stored media no row refers to
 
 
 def run_worker(config: Mapping[str, Any], burst: bool = False, *, worker_class: type[Worker] = Worker,
@@ -87,7 +92,28 @@ def _chores(ctx: PipelineContext, config: Mapping[str, Any]) -> list[Callable[[]
         with session_scope(ctx.sessions) as session:
             return purge_expired(session)
 
-    return [dispatch_webhooks, purge_idempotency_keys]
+    storage = storage_from_config(config)
+
+    def delete_orphan_media() -> object:
+        with session_scope(ctx.sessions) as session:
+            return delete_orphans(session, storage)
+
+    return [dispatch_webhooks, purge_idempotency_keys, at_most_every(ORPHAN_SWEEP_INTERVAL_S, delete_orphan_media)]
+
+
+def at_most_every(interval_s: float, chore: Callable[[], object]) -> Callable[[], object]:
+    """``chore``, skipped when it last ran less than ``interval_s`` ago (the first call runs it)."""
+    last: list[float] = []
+
+    def gated() -> object:
+        now = time.monotonic()
+        if last and now - last[0] < interval_s:
+            return None
+        last[:] = [now]
+        return chore()
+
+    gated.__name__ = getattr(chore, "__name__", "chore")
+    return gated
 
 
 def _start_webhook_worker(worker_class: type[Worker], name: str | None) -> BaseProcess:
