@@ -8,6 +8,7 @@ The endpoints are registered through the API with ``MARKAESTRO_WEBHOOK_ALLOW_PRI
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook
@@ -16,7 +17,9 @@ from core.db import session_scope
 from core.models import Event, WebhookDelivery, WebhookEndpoint
 from core.resources.webhooks import RESOLVER_EXTENSION
 from core.services.events import record_event
+from core.timeutil import utcnow
 from core.webhooks import jobs
+from core.webhooks.delivery import retry_after_seconds
 from tests.conftest import count_rows
 from tests.webhook_support import HANG, FakeResolver, loopback_only, receiver, work_burst  # noqa: F401
 
@@ -119,6 +122,27 @@ def test_retries_stop_after_the_schedule_and_the_delivery_is_failed(register, em
     [(status, attempts, next_at)] = deliveries(sessions, endpoint["id"])
     assert (status, len(attempts), next_at) == ("failed", 3, None)
     assert endpoint_row(sessions, endpoint["id"]).failing_since is not None
+
+
+def test_a_receivers_retry_after_pushes_the_next_attempt_back(register, emit, run_worker, receiver, sessions):
+    receiver.script["/a"] = [(503, {"Retry-After": "120"}), 200]
+    endpoint = register(receiver.url("/a"))
+    emit()
+    before = utcnow()
+    run_worker()
+    assert len(receiver.to("/a")) == 1  # the schedule's immediate retry waits for the receiver's 120 s
+    [(status, attempts, next_at)] = deliveries(sessions, endpoint["id"])
+    assert (status, len(attempts)) == ("pending", 1)
+    assert next_at >= before + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("120", 120.0), (" 7 ", 7.0), ("Fri, 04 Dec 2026 10:02:00 GMT", 120.0), ("Fri, 04 Dec 2026 09:00:00 GMT", 0.0),
+    ("soon", None), ("-5", None), (None, None),
+])
+def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    assert retry_after_seconds(value, now) == seconds
 
 
 def test_410_disables_the_endpoint_and_nothing_more_is_sent(register, emit, run_worker, receiver, client, tenant):

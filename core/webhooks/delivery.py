@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,6 +32,8 @@ from ..timeutil import format_timestamp, utcnow
 from . import signing, transport
 from .settings import WebhookSettings
 from .ssrf import Resolver, UnsafeWebhookUrl, check_url
+
+MAX_RETRY_AFTER_S = 24 * 3600.0  #: the longest a receiver's ``Retry-After`` may push the next attempt back
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Outcome:
     status_code: int | None
     duration_ms: int
     error: str | None
+    retry_after_s: float | None = None  #: how long the receiver asked us to wait (``Retry-After``)
 
     @property
     def ok(self) -> bool:
@@ -139,7 +143,24 @@ def send(claim: Claim, context: Context) -> Outcome:
                                   max_response_bytes=settings.max_response_bytes)
     except transport.TransportError as error:
         return Outcome(None, _elapsed_ms(started), error.reason)
-    return Outcome(response.status, _elapsed_ms(started), _status_error(response.status))
+    return Outcome(response.status, _elapsed_ms(started), _status_error(response.status),
+                   retry_after_seconds(response.retry_after, context.clock()))
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` (delay-seconds or an HTTP date) as seconds from ``now``; ``None`` when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - now).total_seconds(), 0.0)
 
 
 def _elapsed_ms(started: float) -> int:
@@ -193,16 +214,23 @@ def _settle(
         delivery.status, delivery.next_attempt_at = "failed", None
         disable_endpoint(session, endpoint, FAILING, now)
         return None
-    return _schedule_retry(delivery, settings, now)
+    return _schedule_retry(delivery, settings, now, outcome.retry_after_s)
 
 
-def _schedule_retry(delivery: WebhookDelivery, settings: WebhookSettings, now: datetime) -> datetime | None:
+def _schedule_retry(delivery: WebhookDelivery, settings: WebhookSettings, now: datetime,
+                    retry_after_s: float | None) -> datetime | None:
+    """The next attempt on the schedule (with jitter), or later when the receiver asked us to wait longer.
+
+    A ``Retry-After`` is honoured up to :data:`MAX_RETRY_AFTER_S`, so a
+    receiver cannot park a delivery for good.
+    """
     schedule = settings.retry_schedule
     if delivery.series_attempts > len(schedule):
         delivery.status, delivery.next_attempt_at = "failed", None
         return None
     delay = schedule[delivery.series_attempts - 1]
     delay *= 1 + random.uniform(-settings.jitter, settings.jitter)
+    delay = max(delay, min(retry_after_s or 0.0, MAX_RETRY_AFTER_S))
     delivery.next_attempt_at = now + timedelta(seconds=max(delay, 0.0))
     return delivery.next_attempt_at
 

@@ -28,6 +28,7 @@ USER_AGENT = "Markaestro-Webhooks/1"
 class Response:
     status: int
     body: bytes  # at most the cap
+    retry_after: str | None = None  #: the receiver's ``Retry-After``, as sent
 
 
 class TransportError(Exception):
@@ -110,7 +111,7 @@ def _exchange(
     data = _read_capped(response, cap)
     if watchdog.fired:
         raise TimeoutError
-    return Response(response.status, data)
+    return Response(response.status, data, response.getheader("Retry-After"))
 
 
 def _connect(target: CheckedUrl, deadline: float) -> socket.socket:
