@@ -121,6 +121,21 @@ def db_upgrade(ctx: click.Context) -> None:
     emit({"database": make_url(url).render_as_string(hide_password=True), "revision": "head"})
 
 
+@cli.group()
+def secrets() -> None:
+    """Stored secrets (platform tokens, webhook signing secrets)."""
+
+
+@secrets.command("rotate")
+@click.pass_context
+def secrets_rotate(ctx: click.Context) -> None:
+    """Encrypt every stored secret again under the first MARKAESTRO_SECRET_KEY key (then retire the others)."""
+    from .services.key_rotation import rotate_all
+
+    app = get_app(ctx)
+    emit(rotate_all(app.extensions["markaestro.sessions"], str(app.config["MARKAESTRO_SECRET_KEY"])))
+
+
 # -- workspaces and keys ----------------------------------------------------
 
 

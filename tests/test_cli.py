@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from core.cli import cli
 from core.db import make_engine, make_session_factory, session_scope
-from core.models import Destination
+from core.models import Destination, WebhookEndpoint
 from core.services import api_keys
-from core.services.credentials import unseal
+from core.services.credentials import decrypt_text, encrypt_text, unseal
 from core.services.rules import public_rules
 from plugins import hookimpl
 from plugins.testing import fake_channel
@@ -200,6 +201,45 @@ def test_connect_stores_tokens_encrypted_for_the_row(run: Cli, product: str) -> 
         credentials = unseal(SECRET_KEY, row.id, row.credentials)
         assert (credentials.access_token, credentials.refresh_token) == ("tok-plain-123", "refresh-plain-456")
         assert row.token_expires_at is not None and credentials.expires_at == row.token_expires_at
+
+
+def _connect_accounts(run: Cli, product: str, count: int) -> None:
+    for index in range(count):
+        run.json("destinations", "connect", "--product", product, "--channel", "fake", "--provider", "fake",
+                 "--account-id", f"acct_{index}", "--access-token", f"tok-{index}")
+
+
+def _stored_tokens(run: Cli, keys: str) -> dict[str, str]:
+    with session_scope(run.sessions()) as session:
+        return {row.account_id: unseal(keys, row.id, row.credentials).access_token
+                for row in session.scalars(select(Destination))}
+
+
+def test_secrets_rotate_moves_every_secret_to_the_first_key_so_the_old_one_can_go(
+        run: Cli, workspace: str, product: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _connect_accounts(run, product, 3)  # sealed under the old key
+    with session_scope(run.sessions()) as session:
+        session.add(WebhookEndpoint(id="whe_1", workspace_id=workspace, url="https://hooks.example/a",
+                                    secret=encrypt_text(SECRET_KEY, "whsec_kept")))
+    new_key = Fernet.generate_key().decode()
+    monkeypatch.setenv("MARKAESTRO_SECRET_KEY", f"{new_key},{SECRET_KEY}")
+
+    first, again = run.json("secrets", "rotate"), run.json("secrets", "rotate")
+
+    assert first == {"destinations": {"rotated": 3, "current": 0, "unreadable": 0},
+                     "webhookEndpoints": {"rotated": 1, "current": 0, "unreadable": 0}}
+    assert again["destinations"] == {"rotated": 0, "current": 3, "unreadable": 0}  # a second run changes nothing
+    assert _stored_tokens(run, new_key) == {f"acct_{i}": f"tok-{i}" for i in range(3)}  # the old key retired
+    with session_scope(run.sessions()) as session:
+        assert decrypt_text(new_key, session.get(WebhookEndpoint, "whe_1").secret) == "whsec_kept"
+
+
+def test_secrets_rotate_counts_and_leaves_a_token_no_key_opens(run: Cli, product: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _connect_accounts(run, product, 2)
+    monkeypatch.setenv("MARKAESTRO_SECRET_KEY", Fernet.generate_key().decode())  # the old key lost
+
+    assert run.json("secrets", "rotate")["destinations"] == {"rotated": 0, "current": 0, "unreadable": 2}
 
 
 def test_reconnecting_replaces_the_token_of_the_same_destination(run: Cli, product: str) -> None:

@@ -21,10 +21,31 @@ class CredentialsUnreadable(Exception):
 
 
 def fernet(secret_keys: str) -> MultiFernet:
+    return MultiFernet(_keys(secret_keys))
+
+
+def _keys(secret_keys: str) -> list[Fernet]:
     keys = [k.strip() for k in secret_keys.split(",") if k.strip()]
     if not keys:
         raise ValueError("MARKAESTRO_SECRET_KEY holds no key")
-    return MultiFernet([Fernet(k.encode()) for k in keys])
+    return [Fernet(k.encode()) for k in keys]
+
+
+def rotated(secret_keys: str, token: str) -> str | None:
+    """``token`` encrypted again under the first key (its timestamp kept); ``None`` when it already is.
+
+    :raises CredentialsUnreadable: no configured key decrypts it.
+    """
+    keys = _keys(secret_keys)
+    try:
+        keys[0].decrypt(token.encode())
+        return None
+    except InvalidToken:
+        pass
+    try:
+        return MultiFernet(keys).rotate(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialsUnreadable("stored secret cannot be decrypted with the configured keys") from None
 
 
 def encrypt_text(secret_keys: str, text: str) -> str:
