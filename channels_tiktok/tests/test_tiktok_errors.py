@@ -17,7 +17,7 @@ from plugins.errors import (
     TransientChannelError,
 )
 from plugins.testing import LocalPacer, make_image, make_post
-from plugins.types import Credentials
+from plugins.types import Credentials, PublishState
 
 MiB = 1024 * 1024
 
@@ -133,13 +133,35 @@ def test_unverified_photo_domain_is_permanent(channels, sandbox: Sandbox, accoun
     assert caught.value.platform_code == "url_ownership_unverified"
 
 
-def test_expired_upload_url_is_permanent(make_channels, sandbox: Sandbox, account: Account, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_upload_url_starts_again_with_a_new_upload(make_channels, sandbox: Sandbox, account: Account,  # type: ignore[no-untyped-def]
+                                                              tmp_path: Path) -> None:
     channels = make_channels()
     post = video_post(tmp_path, 1024)
-    init = start(channels, account, post)
+    first = start(channels, account, post)
+    sandbox.state.config.upload_url_ttl_s = -1  # the hour passed before the bytes were sent
+
+    restart = start(channels, account, post, handle=first.handle)
+    sandbox.state.config.upload_url_ttl_s = 3600
+    second = start(channels, account, post, handle=restart.handle)
+    uploaded = start(channels, account, post, handle=second.handle)
+
+    assert (restart.state, restart.step) == (PublishState.CONTINUE, "restart")
+    assert restart.handle == {"attempt": 1, "failed_publish_ids": [first.handle["publish_id"]]}
+    assert "expired" in restart.detail
+    assert second.handle["publish_id"] != first.handle["publish_id"]
+    assert (uploaded.state, uploaded.handle["stage"]) == (PublishState.WAITING, "processing")
+
+
+def test_an_upload_url_expiring_again_and_again_is_permanent(make_channels, sandbox: Sandbox, account: Account,  # type: ignore[no-untyped-def]
+                                                             tmp_path: Path) -> None:
+    channels = make_channels()
+    post = video_post(tmp_path, 1024)
     sandbox.state.config.upload_url_ttl_s = -1
+    handle = start(channels, account, post).handle
+    for _ in range(2):  # two new uploads, each expired too
+        handle = start(channels, account, post, handle=start(channels, account, post, handle=handle).handle).handle
     with pytest.raises(PermanentChannelError, match="expired") as caught:
-        start(channels, account, post, handle=init.handle)
+        start(channels, account, post, handle=handle)
     assert caught.value.platform_code == "http_403"
 
 

@@ -177,14 +177,20 @@ class OAuthError(Exception):
         self.status = status
 
 
+class UploadUrlGone(PermanentChannelError):
+    """The upload URL expired (TikTok keeps it one hour) or its task is gone: only a new upload can go on."""
+
+
 def _chunk_error(response: requests.Response, what: str) -> ChannelError:
     status = response.status_code
-    meanings = {400: "malformed upload headers or a length mismatch",
-                403: "the upload URL expired (TikTok keeps it for one hour); publish again",
-                404: "TikTok has no upload task for this URL; publish again"}
-    if status in meanings:
-        return PermanentChannelError(f"TikTok answered HTTP {status} to {what}: {meanings[status]}",
-                                     code="upload_rejected", platform_code=f"http_{status}")
+    if status in (403, 404):
+        meaning = ("the upload URL expired (TikTok keeps it for one hour)" if status == 403
+                   else "TikTok has no upload task for this URL")
+        return UploadUrlGone(f"TikTok answered HTTP {status} to {what}: {meaning}", code="upload_rejected",
+                             platform_code=f"http_{status}")
+    if status == 400:
+        return PermanentChannelError(f"TikTok answered HTTP 400 to {what}: malformed upload headers or a length "
+                                     "mismatch", code="upload_rejected", platform_code="http_400")
     return errors.http_error(status, what, _retry_after(response))
 
 

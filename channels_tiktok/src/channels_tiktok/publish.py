@@ -36,7 +36,7 @@ from plugins.types import (
 
 from . import pacing, status
 from .chunking import ChunkPlan, ChunkPlanError, plan_chunks
-from .client import TikTokClient, client_for
+from .client import TikTokClient, UploadUrlGone, client_for
 from .settings import TikTokSettings
 
 VIDEO_INIT = "/v2/post/publish/inbox/video/init/"
@@ -130,12 +130,29 @@ def _upload(client: TikTokClient, channel: ChannelSpec, post: Post, handle: Mapp
             credentials: Credentials, pacer: Pacer) -> PublishOutcome:
     """Send every chunk in order, resuming where TikTok's ``Content-Range`` says it stands."""
     plan, video = _plan(handle), post.media[0]
-    with video.open() as source:
-        _send_chunks(client, source, video, plan, str(handle["upload_url"]))
+    try:
+        with video.open() as source:
+            _send_chunks(client, source, video, plan, str(handle["upload_url"]))
+    except UploadUrlGone as gone:
+        return _upload_again(handle, gone)
     new_handle = {**handle, "stage": "processing"}
     return PublishOutcome(PublishState.WAITING, new_handle, step="upload",
                           detail=f"{plan.total_chunk_count} chunks, {plan.video_size} bytes",
                           poll_after_s=channel.poll_interval_s)
+
+
+def _upload_again(handle: Mapping[str, Any], gone: UploadUrlGone) -> PublishOutcome:
+    """Start over with a new upload (a new ``publish_id``), up to ``status.MAX_RESTARTS`` times.
+
+    TikTok drops an upload whose bytes never all arrived, so the abandoned
+    ``publish_id`` never reaches the inbox: the post is not delivered twice.
+    """
+    attempt = _attempt(handle)
+    if attempt >= status.MAX_RESTARTS:
+        raise gone
+    failed_ids = [*handle.get("failed_publish_ids", []), handle["publish_id"]]
+    return PublishOutcome(PublishState.CONTINUE, {"attempt": attempt + 1, "failed_publish_ids": failed_ids},
+                          step="restart", detail=f"{gone.message}; starting again with a new upload")
 
 
 def _send_chunks(client: TikTokClient, source: IO[bytes], video: MediaItem, plan: ChunkPlan, url: str) -> None:
