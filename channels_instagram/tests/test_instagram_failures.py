@@ -74,13 +74,32 @@ def test_injected_processing_error_in_a_carousel_child(driver: Driver, sandbox: 
     assert sandbox.calls().count("POST media") == 3
 
 
-def test_expired_container_fails(driver: Driver, sandbox: Sandbox, media_host: MediaHost) -> None:
+def test_an_expired_container_is_created_again_and_published_once(driver: Driver, sandbox: Sandbox,
+                                                                    media_host: MediaHost) -> None:
     post = post_of(media_host.jpeg("ast_img"))
     waiting = driver.step(post, {})
     ready = driver.poll(post, dict(waiting.handle))
-    sandbox.advance(86400 + 1)
-    outcome = driver.step(post, dict(ready.handle))
-    assert outcome.state == PublishState.FAILED and outcome.error_code == "container_expired"
+    sandbox.advance(86400 + 1)  # a day of quota deferral: the container expired unpublished
+
+    again = driver.step(post, dict(ready.handle))
+    outcome = driver.run(post, dict(again.handle))
+
+    assert (again.state, again.step) == (PublishState.CONTINUE, "recreate_containers")
+    assert again.handle == {"attempt": 1, "expired_containers": [waiting.handle["container"]]}
+    assert outcome.state == PublishState.PUBLISHED
+    assert sandbox.calls().count("POST media") == 2 and sandbox.calls().count("POST media_publish") == 1
+
+
+def test_containers_expiring_again_and_again_fail_the_post(driver: Driver, sandbox: Sandbox,
+                                                           media_host: MediaHost) -> None:
+    post = post_of(media_host.jpeg("ast_img"))
+    outcomes = []
+    for _ in range(3):  # the first container and two fresh starts, each left to expire
+        waiting = driver.step(post, dict(outcomes[-1].handle) if outcomes else {})
+        sandbox.advance(86400 + 1)
+        outcomes.append(driver.poll(post, dict(waiting.handle)))
+    assert [o.state for o in outcomes] == [PublishState.CONTINUE, PublishState.CONTINUE, PublishState.FAILED]
+    assert outcomes[-1].error_code == "container_expired"
     assert "POST media_publish" not in sandbox.calls()
 
 

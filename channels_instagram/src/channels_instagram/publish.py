@@ -6,7 +6,8 @@ The handle (JSON) holds every platform id obtained so far::
      "container": "1789...", "asset": "ast_1" | None,                 # single item, or carousel parent
      "created_at": 1770000000.0,   # platform clock when "container" was created
      "finished": ["1789...", ...], # containers seen FINISHED
-     "media_id": "1792..."}        # after media_publish
+     "media_id": "1792...",        # after media_publish
+     "attempt": 1, "expired_containers": [...]}  # after starting over (containers expired unpublished)
 
 Stages, decided from the handle alone (:func:`stage`)::
 
@@ -35,6 +36,7 @@ from .graph import Graph
 CONTAINERS_PER_DAY = 400  #: "An Instagram account can only create 400 containers within a rolling 24 hour period"
 IMAGE_POLL_S = 5.0  #: image and carousel containers are usually FINISHED at once
 STATUS_FIELDS = "status_code,status"
+MAX_RECREATES = 2  #: fresh starts after containers expired unpublished, before the post fails as expired
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,29 @@ def _settle_container(job: Job, container_id: str, status_code: str, status: str
     if status_code == "PUBLISHED":
         return adopt_published(job, container_id)
     if status_code in {"ERROR", "EXPIRED"}:
-        return failed(job, container_id, job.handle.get("asset"), status_code, status)
+        return failed_or_recreated(job, container_id, job.handle.get("asset"), status_code, status)
     finished = [c for c in job.handle.get("finished", []) if c != container_id]
     return _waiting(job, {**job.handle, "finished": finished}, f"container {container_id} is {status_code}")
+
+
+def failed_or_recreated(job: Job, container_id: str, asset: str | None, status_code: str,
+                        status: str) -> PublishOutcome:
+    """FAILED for a container in ``ERROR``; for one ``EXPIRED``, start over with new containers.
+
+    A container expires 24 hours after its creation when it was never
+    published (a long quota deferral, say), so creating the post's
+    containers again cannot publish it twice; the expired ids stay in the
+    handle's ``expired_containers``. After :data:`MAX_RECREATES` fresh starts
+    the post fails as expired.
+    """
+    attempt = int(job.handle.get("attempt", 0))
+    if status_code != "EXPIRED" or attempt >= MAX_RECREATES:
+        return failed(job, container_id, asset, status_code, status)
+    expired = [*job.handle.get("expired_containers", []), container_id]
+    return PublishOutcome(PublishState.CONTINUE, handle={"attempt": attempt + 1, "expired_containers": expired},
+                          step="recreate_containers",
+                          detail=f"container {container_id} expired before it was published (Instagram keeps "
+                                 "unpublished containers 24 hours); creating the post's containers again")
 
 
 def failed(job: Job, container_id: str, asset: str | None, status_code: str, status: str) -> PublishOutcome:
@@ -266,7 +288,7 @@ def poll(job: Job) -> PublishOutcome:
         if status_code == "PUBLISHED" and container_id == handle.get("container"):
             return adopt_published(job, container_id)
         if status_code in {"ERROR", "EXPIRED"}:
-            return failed(job, container_id, asset, status_code, status)
+            return failed_or_recreated(job, container_id, asset, status_code, status)
         if status_code != "FINISHED":
             return _waiting(job, handle, f"container {container_id} is {status_code}")
         handle["finished"] = [*handle.get("finished", []), container_id]
