@@ -8,6 +8,7 @@ The endpoints are registered through the API with ``MARKAESTRO_WEBHOOK_ALLOW_PRI
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,8 +69,10 @@ def run_worker(redis_client):
 
 
 def deliveries(sessions, endpoint_id):
+    """(status, attempts, next attempt) of the endpoint's deliveries (``None``: every endpoint's)."""
     with session_scope(sessions) as session:
-        rows = session.query(WebhookDelivery).filter_by(endpoint_id=endpoint_id).all()
+        query = session.query(WebhookDelivery)
+        rows = (query if endpoint_id is None else query.filter_by(endpoint_id=endpoint_id)).all()
         return [(d.status, d.attempts, d.next_attempt_at) for d in rows]
 
 
@@ -143,6 +146,47 @@ def test_a_receivers_retry_after_pushes_the_next_attempt_back(register, emit, ru
 def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
     now = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
     assert retry_after_seconds(value, now) == seconds
+
+
+def _first_delivery(sessions):
+    with session_scope(sessions) as session:
+        return session.query(WebhookDelivery.id).order_by(WebhookDelivery.created_at).first()[0]
+
+
+def test_one_delivery_job_sends_the_burst_each_endpoint_in_event_order(register, emit, receiver, sessions,
+                                                                        redis_client):
+    register(receiver.url("/a"))
+    register(receiver.url("/b"))
+    events = []
+    for _ in range(5):
+        events.append(emit())
+        time.sleep(0.002)  # a millisecond apart: createdAt orders them
+    jobs.dispatch_pending()  # ten deliveries, ten jobs queued
+
+    summary = jobs.deliver(_first_delivery(sessions))
+    work_burst(jobs.runtime().queue())  # the other nine jobs find their deliveries done
+
+    assert summary == "delivered; then 9 due deliveries"
+    for path in ("/a", "/b"):
+        received = [json.loads(r.body) for r in receiver.to(path)]
+        assert sorted(e["id"] for e in received) == sorted(events)
+        stamps = [e["createdAt"] for e in received]
+        assert stamps == sorted(stamps) and len(set(stamps)) == 5  # in event order
+    assert {status for status, _, _ in deliveries(sessions, None)} == {"delivered"}
+
+
+def test_the_backlog_leaves_a_failing_endpoint_to_its_retries(register, emit, receiver, sessions, redis_client):
+    receiver.script["/a"] = [500]
+    register(receiver.url("/a"))
+    register(receiver.url("/b"))
+    for _ in range(3):
+        emit()
+    jobs.dispatch_pending()
+
+    jobs.deliver(_first_delivery(sessions))
+
+    assert len(receiver.to("/a")) == 1  # the first failure: /a's other deliveries wait for their own jobs
+    assert len(receiver.to("/b")) == 3
 
 
 def test_410_disables_the_endpoint_and_nothing_more_is_sent(register, emit, run_worker, receiver, client, tenant):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -233,6 +233,28 @@ def _schedule_retry(delivery: WebhookDelivery, settings: WebhookSettings, now: d
     delay = max(delay, min(retry_after_s or 0.0, MAX_RETRY_AFTER_S))
     delivery.next_attempt_at = now + timedelta(seconds=max(delay, 0.0))
     return delivery.next_attempt_at
+
+
+def due_by_endpoint(session: Session, now: datetime, limit: int, per_endpoint: int,
+                    skip: Collection[str] = ()) -> list[tuple[str, list[str]]]:
+    """Pending deliveries due at ``now`` (not leased), per endpoint, each endpoint's in event order.
+
+    At most ``per_endpoint`` of each endpoint and ``limit`` in all; the
+    endpoints in ``skip`` are left out.
+    """
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+        .join(Event, Event.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.next_attempt_at, Event.created_at, Event.id).limit(limit * 4))
+    groups: dict[str, list[str]] = {}
+    taken = 0
+    for delivery_id, endpoint_id in rows:
+        group = groups.setdefault(endpoint_id, [])
+        if endpoint_id not in skip and len(group) < per_endpoint and taken < limit:
+            group.append(delivery_id)
+            taken += 1
+    return [(endpoint_id, ids) for endpoint_id, ids in groups.items() if ids]
 
 
 def due_deliveries(session: Session, before: datetime, limit: int) -> list[str]:
