@@ -86,6 +86,23 @@ def test_credentials_expiring_soon_are_refreshed_before_use(client, sessions, te
     assert stored.access_token == "fresh-r1" and stored.expires_at is not None and stored.expires_at > soon
 
 
+def test_a_refresh_refused_before_use_needs_reauth_and_calls_nothing(client, sessions, tenant, app_config,
+                                                                     fake_platform, pipeline):
+    soon = datetime.now(UTC) + timedelta(seconds=60)
+    destination = connect_fake(sessions, tenant, app_config,  # no refresh token: the fake refuses to refresh
+                               credentials=Credentials(access_token="good-token", expires_at=soon))
+    post_id = make_post(sessions, tenant, destination)
+    run = publish(client, tenant, post_id)
+
+    assert drive(pipeline, sessions, run["id"]) == "failed"
+
+    [target] = targets_of(sessions, post_id)
+    assert (target.status, target.error["code"]) == ("failed", "reauthorization_required")
+    with session_scope(sessions) as session:
+        assert session.get(Destination, destination.id).status == "needs_reauth"
+    assert fake_platform.created() == {}
+
+
 def _round_of_three(client, sessions, tenant, app_config, pipeline, credentials: Credentials) -> list[str]:
     """Three posts to one destination with ``credentials``, worked in one round, calls side by side."""
     destination = connect_fake(sessions, tenant, app_config, credentials=credentials)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -12,7 +13,6 @@ from plugins.types import Capability, ChannelSpec, Credentials, Destination
 
 from ..models import Destination as DestinationRow
 from ..timeutil import utcnow
-from . import convert
 from .credentials import CredentialsUnreadable, seal, unseal
 from .events import record_event
 from .publishing_context import PipelineContext
@@ -21,37 +21,20 @@ from .publishing_lease import Lease
 log = logging.getLogger(__name__)
 
 
-def credentials_for(ctx: PipelineContext, session: Session, row: DestinationRow,
-                    spec: ChannelSpec) -> Credentials | None:
-    """The destination's usable credentials, refreshed first when they expire soon.
+def credentials_for(ctx: PipelineContext, session: Session, row: DestinationRow) -> Credentials | None:
+    """The destination's stored credentials; ``None`` (after marking it ``needs_reauth``) when a person must act.
 
-    ``None`` (after marking the destination ``needs_reauth``) when a person
-    must reconnect it. Runs inside the caller's guarded transaction. A
-    refresh locks the destination row and reads it again first, so of the
-    workers (or the targets of one round) that find the same credentials
-    expiring, one refreshes and the others use what it stored: a rotated
-    refresh token is never spent twice.
+    Credentials that expire soon are returned as they are: the call
+    refreshes them first (:func:`refresh_expiring`), outside the caller's
+    transaction.
     """
     if row.status == "needs_reauth":
         return None
     credentials = _read(ctx, row)
-    if credentials is not None and _expiring(ctx, spec, credentials):
-        session.refresh(row, with_for_update=True)
-        credentials = _read(ctx, row)
     if credentials is None:
         log.warning("credentials of destination %s are unreadable", row.public_id)
         mark_needs_reauth(session, row.id)
-        return None
-    if not _expiring(ctx, spec, credentials):
-        return credentials
-    try:
-        fresh = ctx.channels.refresh_credentials(spec.name, destination=convert.plugin_destination(row),
-                                                 credentials=credentials)
-    except ReauthorizationRequired:
-        mark_needs_reauth(session, row.id)
-        return None
-    _store(session, _secret(ctx), row, fresh)
-    return fresh
+    return credentials
 
 
 def _read(ctx: PipelineContext, row: DestinationRow) -> Credentials | None:
@@ -66,32 +49,53 @@ def _secret(ctx: PipelineContext) -> str:
     return str(ctx.config["MARKAESTRO_SECRET_KEY"])
 
 
-def _expiring(ctx: PipelineContext, spec: ChannelSpec, credentials: Credentials) -> bool:
+def expiring(ctx: PipelineContext, spec: ChannelSpec, credentials: Credentials) -> bool:
+    """Whether ``credentials`` expire within the refresh margin (and the channel can refresh them)."""
     if Capability.TOKEN_REFRESH not in spec.capabilities or credentials.expires_at is None:
         return False
     return credentials.expires_at <= utcnow() + timedelta(seconds=ctx.settings.refresh_margin_s)
 
 
+def refresh_expiring(ctx: PipelineContext, lease: Lease, spec: ChannelSpec, destination: Destination,
+                     row_id: str, credentials: Credentials) -> Credentials:
+    """Refresh ``credentials`` about to expire before a call, unless another caller just did.
+
+    :raises ReauthorizationRequired: the platform refused the refresh.
+    """
+    return _refresh_once(ctx, lease, spec, destination, row_id, credentials,
+                         usable=lambda stored: not expiring(ctx, spec, stored))
+
+
 def refresh_and_store(ctx: PipelineContext, lease: Lease, spec: ChannelSpec, destination: Destination,
                       row_id: str, credentials: Credentials) -> Credentials:
-    """Refresh rejected ``credentials`` and store the rotated ones (guarded by the lease).
-
-    The destination row stays locked from its read to the store, so calls
-    rejected side by side refresh once: a caller finding other credentials
-    stored than those rejected (another refreshed meanwhile) uses them.
+    """Refresh rejected ``credentials`` and store the rotated ones, unless another caller just did.
 
     :raises ReauthorizationRequired: the channel cannot refresh, or the platform refused.
     """
     if Capability.TOKEN_REFRESH not in spec.capabilities:
         raise ReauthorizationRequired(f"{spec.title} rejected the access token and cannot refresh it; "
                                       "reconnect the destination.")
+    return _refresh_once(ctx, lease, spec, destination, row_id, credentials,
+                         usable=lambda stored: stored.access_token != credentials.access_token)
+
+
+def _refresh_once(ctx: PipelineContext, lease: Lease, spec: ChannelSpec, destination: Destination, row_id: str,
+                  credentials: Credentials, usable: Callable[[Credentials], bool]) -> Credentials:
+    """Refresh and store the destination's credentials in a transaction of their own (guarded by the lease).
+
+    The destination row stays locked from its read to the store, so of
+    the callers refreshing side by side (the targets of one round, other
+    workers) one refreshes and the others find ``usable`` credentials
+    stored: a rotated refresh token is never spent twice. Only that row
+    and the run are locked during the platform's answer.
+    """
     with ctx.sessions() as session:
         lease.guard(session)
         row = session.get(DestinationRow, row_id, with_for_update=True)
         stored = _read(ctx, row) if row is not None else None
-        if stored is not None and stored.access_token != credentials.access_token:
+        if stored is not None and usable(stored):
             return stored
-        fresh = ctx.channels.refresh_credentials(spec.name, destination=destination, credentials=credentials)
+        fresh = ctx.channels.refresh_credentials(spec.name, destination=destination, credentials=stored or credentials)
         if row is not None:
             _store(session, _secret(ctx), row, fresh)
         session.commit()
@@ -99,9 +103,7 @@ def refresh_and_store(ctx: PipelineContext, lease: Lease, spec: ChannelSpec, des
 
 
 def _store(session: Session, secret: str, row: DestinationRow, credentials: Credentials) -> None:
-    """Seal ``credentials`` into ``row`` (through the ORM: later reads in the session see them)."""
     row.credentials, row.token_expires_at = seal(secret, row.id, credentials), credentials.expires_at
-    session.flush()
 
 
 def mark_needs_reauth(session: Session, row_id: str) -> None:

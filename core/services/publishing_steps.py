@@ -49,7 +49,13 @@ from ..models import Post as PostRow
 from ..timeutil import utcnow
 from . import convert
 from .publishing_context import PipelineContext
-from .publishing_credentials import credentials_for, mark_needs_reauth, refresh_and_store
+from .publishing_credentials import (
+    credentials_for,
+    expiring,
+    mark_needs_reauth,
+    refresh_and_store,
+    refresh_expiring,
+)
 from .publishing_lease import Lease
 from .publishing_media import media_for, plugin_post_for
 from .publishing_notify import Finished, finished_notice, notify_finished
@@ -262,13 +268,17 @@ def load_credentials(ctx: PipelineContext, session: Session, call: Call) -> bool
     """Give ``call`` the destination's usable credentials; ``False`` when a person must reconnect it."""
     row = session.get(DestinationRow, call.destination_row_id)
     assert row is not None
-    call.credentials = credentials_for(ctx, session, row, call.spec)
+    call.credentials = credentials_for(ctx, session, row)
     return call.credentials is not None
 
 
 def invoke(ctx: PipelineContext, lease: Lease, call: Call) -> PublishOutcome | None:
-    """Call the plugin; on ``CredentialsExpired`` refresh the tokens and try once more."""
+    """Call the plugin, refreshing credentials about to expire first; on ``CredentialsExpired`` refresh and
+    try once more."""
     assert call.credentials is not None
+    if expiring(ctx, call.spec, call.credentials):
+        call.credentials = refresh_expiring(ctx, lease, call.spec, call.destination, call.destination_row_id,
+                                            call.credentials)
     try:
         return _hook(ctx, call)
     except CredentialsExpired:
