@@ -273,8 +273,11 @@ def load_credentials(ctx: PipelineContext, session: Session, call: Call) -> bool
 
 
 def invoke(ctx: PipelineContext, lease: Lease, call: Call) -> PublishOutcome | None:
-    """Call the plugin, refreshing credentials about to expire first; on ``CredentialsExpired`` refresh and
-    try once more."""
+    """Call the plugin with fresh credentials.
+
+    Credentials about to expire are refreshed first; on
+    ``CredentialsExpired`` they are refreshed and the call tried once more.
+    """
     assert call.credentials is not None
     if expiring(ctx, call.spec, call.credentials):
         call.credentials = refresh_expiring(ctx, lease, call.spec, call.destination, call.destination_row_id,
