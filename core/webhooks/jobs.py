@@ -185,12 +185,11 @@ def work_backlog(current: Runtime, until: float, failing: set[str] | None = None
         if not groups:
             break
         with ThreadPoolExecutor(min(BACKLOG_THREADS, len(groups)), thread_name_prefix="webhooks") as pool:
-            for endpoint_id, (attempted, failed) in zip(
-                    [endpoint for endpoint, _ in groups],
-                    pool.map(lambda group: _in_order(current, group[1], until), groups), strict=True):
-                worked += attempted
-                if failed:
-                    failing.add(endpoint_id)
+            results = list(pool.map(lambda group: _in_order(current, group[1], until), groups))
+        for (endpoint_id, _), (attempted, failed) in zip(groups, results, strict=True):
+            worked += attempted
+            if failed:
+                failing.add(endpoint_id)
     return worked
 
 
