@@ -148,9 +148,13 @@ def test_retry_after_is_read_as_seconds_or_an_http_date(value, seconds):
     assert retry_after_seconds(value, now) == seconds
 
 
-def _first_delivery(sessions):
+def _first_delivery(sessions, endpoint_id=None):
+    """A delivery to start the job with (one of ``endpoint_id``'s when given)."""
     with session_scope(sessions) as session:
-        return session.query(WebhookDelivery.id).order_by(WebhookDelivery.created_at).first()[0]
+        query = session.query(WebhookDelivery.id)
+        if endpoint_id is not None:
+            query = query.filter_by(endpoint_id=endpoint_id)
+        return query.order_by(WebhookDelivery.created_at).first()[0]
 
 
 def test_one_delivery_job_sends_the_burst_each_endpoint_in_event_order(register, emit, receiver, sessions,
@@ -177,16 +181,31 @@ def test_one_delivery_job_sends_the_burst_each_endpoint_in_event_order(register,
 
 def test_the_backlog_leaves_a_failing_endpoint_to_its_retries(register, emit, receiver, sessions, redis_client):
     receiver.script["/a"] = [500]
-    register(receiver.url("/a"))
+    failing = register(receiver.url("/a"))
     register(receiver.url("/b"))
     for _ in range(3):
         emit()
     jobs.dispatch_pending()
 
-    jobs.deliver(_first_delivery(sessions))
+    jobs.deliver(_first_delivery(sessions, failing["id"]))
 
     assert len(receiver.to("/a")) == 1  # the first failure: /a's other deliveries wait for their own jobs
     assert len(receiver.to("/b")) == 3
+
+
+def test_a_failing_endpoints_long_backlog_does_not_hide_the_others(register, emit, receiver, sessions,
+                                                                     redis_client):
+    receiver.script["/a"] = [500]
+    failing = register(receiver.url("/a"))
+    for _ in range(4 * jobs.BACKLOG_ROUND + 5):  # more of /a's deliveries than a round reads
+        emit()
+    register(receiver.url("/b"))
+    emit()  # /b's only delivery comes after all of /a's
+    jobs.dispatch_pending(limit=1000)
+
+    jobs.deliver(_first_delivery(sessions, failing["id"]))
+
+    assert len(receiver.to("/a")) == 1 and len(receiver.to("/b")) == 1
 
 
 def test_410_disables_the_endpoint_and_nothing_more_is_sent(register, emit, run_worker, receiver, client, tenant):

@@ -242,16 +242,18 @@ def due_by_endpoint(session: Session, now: datetime, limit: int, per_endpoint: i
     At most ``per_endpoint`` of each endpoint and ``limit`` in all; the
     endpoints in ``skip`` are left out.
     """
-    rows = session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
-        .join(Event, Event.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.next_attempt_at, Event.created_at, Event.id).limit(limit * 4))
+    query = (select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+             .join(Event, Event.id == WebhookDelivery.event_id)
+             .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now))
+    if skip:  # in the query: a skipped endpoint's backlog must not fill the rows read
+        query = query.where(WebhookDelivery.endpoint_id.not_in(list(skip)))
+    rows = session.execute(query.order_by(WebhookDelivery.next_attempt_at, Event.created_at, Event.id)
+                           .limit(limit * 4))
     groups: dict[str, list[str]] = {}
     taken = 0
     for delivery_id, endpoint_id in rows:
         group = groups.setdefault(endpoint_id, [])
-        if endpoint_id not in skip and len(group) < per_endpoint and taken < limit:
+        if len(group) < per_endpoint and taken < limit:
             group.append(delivery_id)
             taken += 1
     return [(endpoint_id, ids) for endpoint_id, ids in groups.items() if ids]
