@@ -95,21 +95,21 @@ def _chores(ctx: PipelineContext, config: Mapping[str, Any]) -> list[Callable[[]
     storage = storage_from_config(config)
 
     def delete_orphan_media() -> object:
-        with session_scope(ctx.sessions) as session:
-            return delete_orphans(session, storage)
+        return delete_orphans(ctx.sessions, storage)
 
     return [dispatch_webhooks, purge_idempotency_keys, at_most_every(ORPHAN_SWEEP_INTERVAL_S, delete_orphan_media)]
 
 
 def at_most_every(interval_s: float, chore: Callable[[], object]) -> Callable[[], object]:
     """``chore``, skipped when it last ran less than ``interval_s`` ago (the first call runs it)."""
-    last: list[float] = []
+    last: float | None = None
 
     def gated() -> object:
+        nonlocal last
         now = time.monotonic()
-        if last and now - last[0] < interval_s:
+        if last is not None and now - last < interval_s:
             return None
-        last[:] = [now]
+        last = now
         return chore()
 
     gated.__name__ = getattr(chore, "__name__", "chore")

@@ -6,7 +6,6 @@ import os
 import time
 from pathlib import Path
 
-from core.db import session_scope
 from core.services.media import new_storage_key
 from core.services.media_orphans import delete_orphans
 from core.storage import LocalStorage
@@ -38,8 +37,7 @@ def test_old_bytes_without_a_row_are_deleted_and_the_rest_kept(client, tenant, s
     for key in (uploaded, orphan, leftover):
         _age(root, key, 2 * HOUR)
 
-    with session_scope(sessions) as session:
-        deleted = delete_orphans(session, storage, older_than_s=HOUR)
+    deleted = delete_orphans(sessions, storage, older_than_s=HOUR)
 
     assert sorted(deleted) == sorted([orphan, leftover])
     assert [storage.exists(key) for key in (uploaded, orphan, leftover, recent)] == [True, False, False, True]

@@ -14,7 +14,7 @@ import itertools
 import logging
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import MediaAsset, MediaRendition
 from ..storage import Storage
@@ -24,12 +24,18 @@ ORPHAN_AGE_S = 3600.0  #: far longer than any upload or rendition takes between 
 CHUNK = 500
 
 
-def delete_orphans(session: Session, storage: Storage, older_than_s: float = ORPHAN_AGE_S) -> list[str]:
-    """Delete the keys older than ``older_than_s`` that no asset or rendition row names; the keys deleted."""
+def delete_orphans(sessions: sessionmaker[Session], storage: Storage,
+                   older_than_s: float = ORPHAN_AGE_S) -> list[str]:
+    """Delete the keys older than ``older_than_s`` that no asset or rendition row names; the keys deleted.
+
+    Each chunk of keys is looked up in a short transaction of its own, so
+    none stays open while the folder is walked or files are deleted.
+    """
     deleted: list[str] = []
     stale = storage.stale_keys(older_than_s)
     while chunk := list(itertools.islice(stale, CHUNK)):
-        known = _known(session, chunk)
+        with sessions() as session:
+            known = _known(session, chunk)
         for key in chunk:
             if key not in known:
                 storage.delete(key)
