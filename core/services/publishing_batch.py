@@ -226,11 +226,11 @@ def _targets_of(session: Session, post_ids: Sequence[str]) -> dict[str, list[Pub
 
 
 def _runs_with_posts(session: Session, run_ids: set[str]) -> dict[str, tuple[JobRun, Post]]:
+    """The runs, each with its post (already loaded with the targets by :func:`_targets_of`)."""
     if not run_ids:
         return {}
-    rows = session.execute(select(JobRun, Post).join(Post, Post.id == JobRun.post_id)
-                           .where(JobRun.id.in_(list(run_ids)))).all()
-    return {run.id: (run, post) for run, post in rows}
+    runs = session.scalars(select(JobRun).where(JobRun.id.in_(list(run_ids))))
+    return {run.id: (run, session.get_one(Post, run.post_id)) for run in runs}
 
 
 def _notify(ctx: PipelineContext, notices: list[Finished | None]) -> None:
